@@ -1,0 +1,49 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "kafka-proxy-swift",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "kafka-proxy", targets: ["kafka-proxy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Pure Kafka wire codec: no I/O, no Foundation, no C modules.
+        .target(name: "KafkaProtocol"),
+        // Pure proxy decisions: config model, framing state, in-flight table, address map, rewriting.
+        .target(
+            name: "ProxyCore",
+            dependencies: ["KafkaProtocol", .product(name: "Yams", package: "Yams")]
+        ),
+        // C helpers Swift cannot call directly (accept4 with _GNU_SOURCE, ...).
+        .target(name: "CProxyShims"),
+        // The Dispatch reactor: listeners, connections, upstream dialling, admin HTTP.
+        .target(
+            name: "ProxyRuntime",
+            dependencies: [
+                "KafkaProtocol", "ProxyCore", "CProxyShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .executableTarget(
+            name: "kafka-proxy",
+            dependencies: [
+                "ProxyRuntime", "ProxyCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol"]),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KafkaProtocol"]),
+        .testTarget(name: "ProxyRuntimeTests", dependencies: ["ProxyRuntime", "ProxyCore", "KafkaProtocol"]),
+    ]
+)

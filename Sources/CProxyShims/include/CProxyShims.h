@@ -1,0 +1,17 @@
+#ifndef CPROXYSHIMS_H
+#define CPROXYSHIMS_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC: Glibc only declares accept4 under _GNU_SOURCE,
+/// which Swift's Glibc module does not define.
+int CProxyShims_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
+
+/// socket() with SOCK_NONBLOCK | SOCK_CLOEXEC, so no fd leaks into children and no extra fcntl.
+int CProxyShims_socket_nonblocking(int domain, int type, int protocol);
+
+/// SOCK_STREAM as a plain int (Glibc declares it as an enum constant Swift imports inconsistently).
+static const int CProxyShims_SOCK_STREAM = SOCK_STREAM;
+
+#endif

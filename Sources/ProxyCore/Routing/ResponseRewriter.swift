@@ -1,0 +1,61 @@
+import KafkaProtocol
+
+/// Rewrites the responses a client must not see as the broker sent them: broker endpoints
+/// become the proxy's listeners, and ApiVersions is limited to what the proxy can relay.
+public struct ResponseRewriter: Sendable {
+    public var advertisedHost: String
+
+    public init(advertisedHost: String) {
+        self.advertisedHost = advertisedHost
+    }
+
+    @inline(__always)
+    public static func needsRewrite(apiKey: Int16, apiVersion: Int16) -> Bool {
+        apiKey == ApiKey.apiVersions.rawValue || EndpointRewriting.carriesEndpoints(apiKey: apiKey, apiVersion: apiVersion)
+    }
+
+    /// - Parameters:
+    ///   - payload: the response frame after its size prefix (header + body).
+    ///   - localPort: the proxy port standing for a broker; throws when none can be given.
+    public func rewrite(
+        request: InflightRequest,
+        payload: [UInt8],
+        localPort: (BrokerEndpoint) throws(ProxyStreamError) -> UInt16
+    ) throws(ProxyStreamError) -> [UInt8] {
+        let api = ApiKey(rawValue: request.apiKey)
+        do {
+            if request.apiKey == ApiKey.apiVersions.rawValue {
+                return try rewriteApiVersions(payload: payload, version: request.apiVersion)
+            }
+            var failure: ProxyStreamError?
+            let host = advertisedHost
+            let rewritten = try EndpointRewriting.rewriteResponse(
+                apiKey: request.apiKey, apiVersion: request.apiVersion, payload: payload
+            ) { endpoint in
+                guard failure == nil else { return }
+                do throws(ProxyStreamError) {
+                    endpoint.port = Int32(try localPort(endpoint))
+                    endpoint.host = host
+                } catch {
+                    failure = error
+                }
+            }
+            if let failure { throw failure }
+            return rewritten
+        } catch let error as ProxyStreamError {
+            throw error
+        } catch {
+            throw ProxyStreamError(.undecodableResponse, "\(api) v\(request.apiVersion) response: \(error)")
+        }
+    }
+
+    private func rewriteApiVersions(payload: [UInt8], version: Int16) throws -> [UInt8] {
+        // ApiVersions responses always use response header v0: the correlation id alone.
+        guard payload.count >= 4 else { throw KafkaProtocolError(.truncated, "ApiVersions response header") }
+        var response = try ApiVersionsResponse.decode(Array(payload[4...]), version: version)
+        ApiVersionsPolicy.apply(to: &response)
+        // A broker that rejected the version answers with a v0 body, which must stay v0.
+        let bodyVersion: Int16 = response.isV0Fallback ? 0 : version
+        return Array(payload[..<4]) + response.encoded(version: bodyVersion)
+    }
+}

@@ -1,0 +1,167 @@
+/// Bytes to send to the client: a range of the chunk being processed (valid only during the
+/// call), or a frame the proxy rewrote.
+public enum RelayOutput {
+    case borrowed(UnsafeRawBufferPointer)
+    case owned([UInt8])
+}
+
+/// Follows the broker -> client byte stream. Responses arrive in request order, so before a
+/// response's first byte the relay already knows (from the head of the in-flight queue) whether
+/// it passes through untouched (streamed, zero copy) or must be collected whole and rewritten.
+///
+/// Not thread-safe: owned by one connection and used on its queue.
+public struct ResponseRelay: Sendable {
+    public let maxFrameBytes: Int
+
+    private enum Mode: Sendable {
+        /// Between frames.
+        case idle
+        /// Streaming a pass-through frame; `seen` bytes of it so far (its first 8 are decoded as they pass).
+        case passing(request: InflightRequest, seen: Int, frameBytes: Int?)
+        /// Collecting a frame to rewrite.
+        case collecting(request: InflightRequest, frameBytes: Int?)
+    }
+
+    private var mode: Mode = .idle
+    /// Size prefix and correlation id of the current pass-through frame, as they pass.
+    private var prefix: UInt64 = 0
+    private var collected: [UInt8] = []
+
+    public init(maxFrameBytes: Int) {
+        self.maxFrameBytes = maxFrameBytes
+    }
+
+    /// True when no response is partially relayed.
+    public var isAtFrameBoundary: Bool {
+        if case .idle = mode { return true }
+        return false
+    }
+
+    /// - Parameters:
+    ///   - needsRewrite: whether the response to this request must be collected and rewritten.
+    ///   - rewrite: turns a whole collected frame (size prefix excluded) into the bytes to send
+    ///     (size prefix excluded; the relay writes the new one).
+    ///   - onResponse: called once per response, when its header has been checked.
+    public mutating func relay(
+        _ chunk: UnsafeRawBufferPointer,
+        inflight: inout InflightQueue,
+        needsRewrite: (InflightRequest) -> Bool,
+        rewrite: (InflightRequest, [UInt8]) throws(ProxyStreamError) -> [UInt8],
+        onResponse: (InflightRequest, Int) -> Void,
+        emit: (RelayOutput) -> Void
+    ) throws(ProxyStreamError) {
+        var index = 0
+        let count = chunk.count
+        // Start of the borrowed range not yet emitted; consecutive pass-through frames go out as one range.
+        var passStart = 0
+
+        func flushPassed(upTo end: Int) {
+            if end > passStart { emit(.borrowed(UnsafeRawBufferPointer(rebasing: chunk[passStart..<end]))) }
+            passStart = end
+        }
+
+        while index < count {
+            switch mode {
+            case .idle:
+                guard let head = inflight.popFirst() else {
+                    throw ProxyStreamError(.unexpectedResponse, "broker sent a response to no outstanding request")
+                }
+                if needsRewrite(head) {
+                    flushPassed(upTo: index)
+                    collected.removeAll(keepingCapacity: true)
+                    mode = .collecting(request: head, frameBytes: nil)
+                } else {
+                    prefix = 0
+                    mode = .passing(request: head, seen: 0, frameBytes: nil)
+                }
+
+            case .passing(let request, var seen, var frameBytes):
+                if let total = frameBytes {
+                    let n = min(total - seen, count - index)
+                    seen += n
+                    index += n
+                } else {
+                    // Decode the 4-byte size and 4-byte correlation id as they stream past.
+                    while seen < 8 && index < count {
+                        prefix = prefix << 8 | UInt64(chunk[index])
+                        seen += 1
+                        index += 1
+                    }
+                    if seen == 8 {
+                        let size = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix >> 32))
+                        let correlationId = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix))
+                        let total = try checkedFrameBytes(size: size)
+                        guard correlationId == request.correlationId else {
+                            throw ProxyStreamError(.correlationMismatch,
+                                "response correlation id \(correlationId), expected \(request.correlationId)")
+                        }
+                        frameBytes = total
+                        onResponse(request, total)
+                    }
+                }
+                if let total = frameBytes, seen == total {
+                    mode = .idle
+                } else {
+                    mode = .passing(request: request, seen: seen, frameBytes: frameBytes)
+                }
+
+            case .collecting(let request, var frameBytes):
+                if frameBytes == nil {
+                    let n = min(4 - collected.count, count - index)
+                    collected.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[index..<(index + n)]))
+                    index += n
+                    passStart = index
+                    guard collected.count == 4 else { continue }
+                    let size = Int32(bitPattern: UInt32(collected[0]) << 24 | UInt32(collected[1]) << 16
+                        | UInt32(collected[2]) << 8 | UInt32(collected[3]))
+                    let total = try checkedFrameBytes(size: size)
+                    frameBytes = total
+                    collected.reserveCapacity(total)
+                }
+                let total = frameBytes!
+                let n = min(total - collected.count, count - index)
+                collected.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[index..<(index + n)]))
+                index += n
+                passStart = index
+                guard collected.count == total else {
+                    mode = .collecting(request: request, frameBytes: frameBytes)
+                    continue
+                }
+                let payload = Array(collected[4...])
+                guard payload.count >= 4 else {
+                    throw ProxyStreamError(.undecodableResponse, "response has no correlation id")
+                }
+                let correlationId = Int32(bitPattern: UInt32(payload[0]) << 24 | UInt32(payload[1]) << 16
+                    | UInt32(payload[2]) << 8 | UInt32(payload[3]))
+                guard correlationId == request.correlationId else {
+                    throw ProxyStreamError(.correlationMismatch,
+                        "response correlation id \(correlationId), expected \(request.correlationId)")
+                }
+                onResponse(request, total)
+                let rewritten = try rewrite(request, payload)
+                var frame: [UInt8] = []
+                frame.reserveCapacity(4 + rewritten.count)
+                let size = UInt32(rewritten.count)
+                frame.append(UInt8(truncatingIfNeeded: size >> 24))
+                frame.append(UInt8(truncatingIfNeeded: size >> 16))
+                frame.append(UInt8(truncatingIfNeeded: size >> 8))
+                frame.append(UInt8(truncatingIfNeeded: size))
+                frame.append(contentsOf: rewritten)
+                emit(.owned(frame))
+                collected.removeAll(keepingCapacity: collected.capacity <= 1 << 16)
+                mode = .idle
+            }
+        }
+        flushPassed(upTo: count)
+    }
+
+    private func checkedFrameBytes(size: Int32) throws(ProxyStreamError) -> Int {
+        guard size >= 4 else {
+            throw ProxyStreamError(.invalidFrameSize, "response size \(size) is smaller than a response header")
+        }
+        guard Int(size) <= maxFrameBytes else {
+            throw ProxyStreamError(.frameTooLarge, "response of \(size) bytes exceeds limits.maxResponseBytes (\(maxFrameBytes))")
+        }
+        return 4 + Int(size)
+    }
+}

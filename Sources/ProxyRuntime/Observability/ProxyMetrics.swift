@@ -1,0 +1,102 @@
+import KafkaProtocol
+import Prometheus
+import ProxyCore
+import Synchronization
+
+/// The proxy's Prometheus metrics. Collectors are created once (the registry takes a lock to
+/// create them); hot paths go through `LoopMetrics`, a per-loop cache that needs no lock.
+final class ProxyMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+
+    let connectionsActive: Gauge
+    let connectionsTotal: Counter
+    let connectionsRejected: Counter
+    let bytesFromClients: Counter
+    let bytesFromBrokers: Counter
+    let upstreamConnectFailures: Counter
+    private let errorCounters = Mutex<[String: Counter]>([:])
+
+    static let latencyBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+    ]
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        connectionsActive = registry.makeGauge(descriptor: Self.name("connections_active", "",
+            "Client connections currently open"), labels: [])
+        connectionsTotal = registry.makeCounter(descriptor: Self.name("connections", "total",
+            "Client connections accepted"), labels: [])
+        connectionsRejected = registry.makeCounter(descriptor: Self.name("connections_rejected", "total",
+            "Client connections refused because limits.maxConnections was reached"), labels: [])
+        bytesFromClients = registry.makeCounter(descriptor: Self.name("bytes", "total",
+            "Bytes relayed, by direction"), labels: [("direction", "client_to_broker")])
+        bytesFromBrokers = registry.makeCounter(descriptor: Self.name("bytes", "total",
+            "Bytes relayed, by direction"), labels: [("direction", "broker_to_client")])
+        upstreamConnectFailures = registry.makeCounter(descriptor: Self.name("upstream_connect_failures", "total",
+            "Failed connections to upstream brokers"), labels: [])
+    }
+
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "kafka_proxy", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    /// Connections closed because of an error, by reason. Cold path: takes a lock.
+    func recordError(_ reason: String) {
+        let counter = errorCounters.withLock { counters in
+            if let counter = counters[reason] { return counter }
+            let counter = registry.makeCounter(descriptor: Self.name("errors", "total",
+                "Connections closed because of an error, by reason"), labels: [("reason", reason)])
+            counters[reason] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    func makeRequestCounter(apiKey: Int16, apiVersion: Int16) -> Counter {
+        registry.makeCounter(descriptor: Self.name("requests", "total", "Requests relayed, by API and version"),
+                             labels: [("api", Self.apiName(apiKey)), ("version", String(apiVersion))])
+    }
+
+    func makeLatencyHistogram(apiKey: Int16) -> DurationHistogram {
+        registry.makeDurationHistogram(descriptor: Self.name("request_duration", "seconds",
+            "Time from a request's header to its response's header, by API"),
+            labels: [("api", Self.apiName(apiKey))], buckets: Self.latencyBuckets)
+    }
+
+    static func apiName(_ apiKey: Int16) -> String {
+        ApiCatalog.descriptor(apiKey)?.name ?? "Unknown\(apiKey)"
+    }
+}
+
+/// Per-loop caches of request collectors: confined to one loop's queue, so lookups take no lock.
+final class LoopMetrics: @unchecked Sendable {
+    private let metrics: ProxyMetrics
+    private var requestCounters: [Int32: Counter] = [:]
+    private var latency: [Int16: DurationHistogram] = [:]
+
+    init(metrics: ProxyMetrics) { self.metrics = metrics }
+
+    func countRequest(apiKey: Int16, apiVersion: Int16) {
+        let key = Int32(apiKey) << 16 | Int32(UInt16(bitPattern: apiVersion))
+        if let counter = requestCounters[key] {
+            counter.increment()
+            return
+        }
+        let counter = metrics.makeRequestCounter(apiKey: apiKey, apiVersion: apiVersion)
+        requestCounters[key] = counter
+        counter.increment()
+    }
+
+    func recordLatency(apiKey: Int16, nanoseconds: UInt64) {
+        let histogram: DurationHistogram
+        if let cached = latency[apiKey] {
+            histogram = cached
+        } else {
+            histogram = metrics.makeLatencyHistogram(apiKey: apiKey)
+            latency[apiKey] = histogram
+        }
+        histogram.recordNanoseconds(Int64(clamping: nanoseconds))
+    }
+}

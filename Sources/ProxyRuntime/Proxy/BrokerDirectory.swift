@@ -1,0 +1,79 @@
+import KafkaProtocol
+import ProxyCore
+import Synchronization
+
+/// The process-wide map of upstream brokers to local listeners. Shared by every connection
+/// (any loop), so guarded by a mutex.
+///
+/// A listener is bound while the lock is held: a rewritten response must not name a port that
+/// is not listening yet, and two connections learning the same broker at once must agree on
+/// one port. bind/listen are quick non-blocking syscalls, so holding the lock for them is cheap.
+final class BrokerDirectory: Sendable {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private struct State {
+        var map: AddressMap
+        var listeners: [UInt16: Listener] = [:]
+        var closed = false
+    }
+
+    private let state: Mutex<State>
+    private let startListener: @Sendable (_ port: UInt16, _ nodeId: Int32) throws(ListenError) -> Listener
+    private let onListenerFailure: @Sendable (ListenError) -> Void
+
+    init(portRange: ClosedRange<UInt16>,
+         startListener: @escaping @Sendable (UInt16, Int32) throws(ListenError) -> Listener,
+         onListenerFailure: @escaping @Sendable (ListenError) -> Void) {
+        state = Mutex(State(map: AddressMap(portRange: portRange)))
+        self.startListener = startListener
+        self.onListenerFailure = onListenerFailure
+    }
+
+    /// The local port that stands for this broker, starting its listener on first sight.
+    func localPort(for endpoint: BrokerEndpoint) throws(Failure) -> UInt16 {
+        guard endpoint.port > 0, endpoint.port <= Int32(UInt16.max) else {
+            throw Failure(description: "broker \(endpoint.nodeId) advertises invalid port \(endpoint.port)")
+        }
+        let upstream = ProxyConfig.HostPort(host: endpoint.host, port: UInt16(endpoint.port))
+        let result: Result<UInt16, Failure> = state.withLock { state in
+            while true {
+                guard !state.closed else { return .failure(Failure(description: "proxy is shutting down")) }
+                switch state.map.assign(nodeId: endpoint.nodeId, upstream: upstream) {
+                case .existing(let port):
+                    return .success(port)
+                case .needsListener(let port):
+                    do throws(ListenError) {
+                        state.listeners[port] = try startListener(port, endpoint.nodeId)
+                        return .success(port)
+                    } catch {
+                        onListenerFailure(error)
+                        state.map.listenerFailed(nodeId: endpoint.nodeId, port: port)
+                    }
+                case .exhausted:
+                    return .failure(Failure(description:
+                        "no free port left in listener.brokerPorts \(state.map.portRange) for broker \(endpoint.nodeId)"))
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    func upstream(forNode nodeId: Int32) -> ProxyConfig.HostPort? {
+        state.withLock { $0.map.upstream(forNode: nodeId) }
+    }
+
+    var entries: [AddressMap.Entry] {
+        state.withLock { $0.map.entries }
+    }
+
+    func closeListeners() {
+        let listeners = state.withLock { state in
+            state.closed = true
+            defer { state.listeners.removeAll() }
+            return Array(state.listeners.values)
+        }
+        for listener in listeners { listener.close() }
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Prometheus
+import ProxyCore
+import ProxyRuntime
+
+@main
+struct KafkaProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kafka-proxy",
+        abstract: "A Kafka wire-protocol proxy that runs next to Kafka clients.",
+        subcommands: [Run.self, Check.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Path of the YAML config file.")
+    var config: String
+}
+
+/// Reads and validates a config file; prints compiler-style diagnostics on failure.
+enum ConfigFile {
+    static func load(_ path: String) -> Result<ProxyConfig, ConfigErrors> {
+        do {
+            return .success(try ConfigLoader.load(path: path))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    static func report(_ errors: ConfigErrors, path: String) {
+        let source = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        FileHandle.standardError.write(Data((errors.rendered(source: source, fileName: path) + "\n").utf8))
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate a config file and exit.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        switch ConfigFile.load(options.config) {
+        case .success(let config):
+            print("\(options.config): ok (active cluster \(config.activeCluster), \(config.clusters.count) cluster(s))")
+        case .failure(let errors):
+            ConfigFile.report(errors, path: options.config)
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the proxy (the default).")
+
+    @OptionGroup var options: ConfigOption
+
+    @Option(help: "Seconds to let in-flight requests finish after SIGTERM.")
+    var shutdownTimeout: Int = 10
+
+    func run() throws {
+        let config: ProxyConfig
+        switch ConfigFile.load(options.config) {
+        case .success(let loaded): config = loaded
+        case .failure(let errors):
+            ConfigFile.report(errors, path: options.config)
+            throw ExitCode(1)
+        }
+        LoggingSystem.bootstrap { label in
+            LogBootstrap.makeHandler(label: label, format: config.logging.format, level: config.logging.level)
+        }
+        let logger = Logger(label: "kafka-proxy")
+        let registry = PrometheusCollectorRegistry()
+        let server: ProxyServer
+        do {
+            server = try ProxyServer(config: config, logger: logger, registry: registry)
+            try server.start()
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+        let signals = SignalHandling(logger: logger)
+        signals.onTerminate { signal in
+            logger.info("received \(signal)")
+            server.shutdown(drainTimeoutSeconds: shutdownTimeout) {
+                logger.info("stopped")
+                Foundation.exit(0)
+            }
+        }
+        dispatchMain()
+    }
+}
