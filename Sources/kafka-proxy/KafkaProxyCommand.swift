@@ -30,9 +30,9 @@ enum ConfigFile {
         }
     }
 
+    /// The loader keeps the source, so the description is the full compiler-style report.
     static func report(_ errors: ConfigErrors, path: String) {
-        let source = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        FileHandle.standardError.write(Data((errors.rendered(source: source, fileName: path) + "\n").utf8))
+        FileHandle.standardError.write(Data(errors.description.utf8))
     }
 }
 

@@ -40,7 +40,7 @@ enum AdminRoutes {
         var listeners: [JSONValue] = [
             .object([
                 ("kind", .string("bootstrap")),
-                ("address", .string("\(config.listener.advertisedHost):\(config.listener.bootstrapPort)")),
+                ("address", .string(ProxyConfig.HostPort(host: config.listener.advertisedHost, port: config.listener.bootstrapPort).description)),
                 ("port", .int(Int64(config.listener.bootstrapPort))),
                 ("upstream", .array(config.active.bootstrapServers.map { .string($0.description) })),
             ]),
@@ -48,7 +48,7 @@ enum AdminRoutes {
         for entry in context.directory.entries {
             listeners.append(.object([
                 ("kind", .string("broker")),
-                ("address", .string("\(config.listener.advertisedHost):\(entry.port)")),
+                ("address", .string(ProxyConfig.HostPort(host: config.listener.advertisedHost, port: entry.port).description)),
                 ("port", .int(Int64(entry.port))),
                 ("nodeId", .int(Int64(entry.nodeId))),
                 ("upstream", .string(entry.upstream.description)),
