@@ -1,0 +1,83 @@
+/// A minimal Fetch request (api key 1) for tests and load generation: one consumer (replica id -1),
+/// no fetch session, no forgotten topics. Encodes v4-17.
+public struct FetchRequest: Equatable, Sendable {
+    public struct Partition: Equatable, Sendable {
+        public var partition: Int32
+        public var fetchOffset: Int64
+        public var partitionMaxBytes: Int32
+        public init(partition: Int32, fetchOffset: Int64, partitionMaxBytes: Int32 = 1 << 20) {
+            self.partition = partition
+            self.fetchOffset = fetchOffset
+            self.partitionMaxBytes = partitionMaxBytes
+        }
+    }
+
+    public struct Topic: Equatable, Sendable {
+        /// Versions 0-12.
+        public var name: String
+        /// Version 13+.
+        public var topicId: KafkaUUID
+        public var partitions: [Partition]
+        public init(name: String = "", topicId: KafkaUUID = .zero, partitions: [Partition]) {
+            self.name = name
+            self.topicId = topicId
+            self.partitions = partitions
+        }
+    }
+
+    public var maxWaitMs: Int32
+    public var minBytes: Int32
+    public var maxBytes: Int32
+    /// 0 = read uncommitted, 1 = read committed.
+    public var isolationLevel: Int8
+    public var topics: [Topic]
+    /// Version 11+.
+    public var rackId: String
+
+    public init(maxWaitMs: Int32 = 500, minBytes: Int32 = 1, maxBytes: Int32 = 50 << 20, isolationLevel: Int8 = 0,
+                topics: [Topic], rackId: String = "") {
+        self.maxWaitMs = maxWaitMs
+        self.minBytes = minBytes
+        self.maxBytes = maxBytes
+        self.isolationLevel = isolationLevel
+        self.topics = topics
+        self.rackId = rackId
+    }
+
+    public func encode(into w: inout ByteWriter, version: Int16) {
+        let flex = version >= 12
+        if version <= 14 { w.writeInt32(-1) }  // replica id; v15+ moved it into a tagged ReplicaState
+        w.writeInt32(maxWaitMs)
+        w.writeInt32(minBytes)
+        if version >= 3 { w.writeInt32(maxBytes) }
+        if version >= 4 { w.writeInt8(isolationLevel) }
+        if version >= 7 {
+            w.writeInt32(0)   // session id: no session
+            w.writeInt32(-1)  // session epoch: full fetch without a session
+        }
+        w.writeArrayCount(topics.count, flexible: flex)
+        for t in topics {
+            if version >= 13 { w.writeUUID(t.topicId) } else { w.writeString(t.name, flexible: flex) }
+            w.writeArrayCount(t.partitions.count, flexible: flex)
+            for p in t.partitions {
+                w.writeInt32(p.partition)
+                if version >= 9 { w.writeInt32(-1) }  // current leader epoch: unknown
+                w.writeInt64(p.fetchOffset)
+                if version >= 12 { w.writeInt32(-1) } // last fetched epoch: unknown
+                if version >= 5 { w.writeInt64(-1) }  // log start offset: consumers send -1
+                w.writeInt32(p.partitionMaxBytes)
+                w.writeTaggedFields([], if: flex)
+            }
+            w.writeTaggedFields([], if: flex)
+        }
+        if version >= 7 { w.writeArrayCount(0, flexible: flex) }
+        if version >= 11 { w.writeString(rackId, flexible: flex) }
+        w.writeTaggedFields([], if: flex)
+    }
+
+    public func encoded(version: Int16) -> [UInt8] {
+        var w = ByteWriter()
+        encode(into: &w, version: version)
+        return w.bytes
+    }
+}
