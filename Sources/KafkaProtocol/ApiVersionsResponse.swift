@@ -49,7 +49,6 @@ public struct ApiVersionsResponse: Equatable, Sendable {
             }
         }
         let body = try decodeBody(from: &r, version: version)
-        try r.expectEnd("ApiVersionsResponse v\(version)")
         return body
     }
 
@@ -91,8 +90,12 @@ public struct ApiVersionsResponse: Equatable, Sendable {
         return w.bytes
     }
 
+    /// Strict: the body must hold exactly one message. `decode(from:version:)` stops after the
+    /// message, so a caller can decide what trailing bytes mean.
     public static func decode(_ body: [UInt8], version: Int16) throws -> ApiVersionsResponse {
         var r = ByteReader(body)
-        return try decode(from: &r, version: version)
+        let message = try decode(from: &r, version: version)
+        try r.expectEnd("ApiVersionsResponse v\(version)")
+        return message
     }
 }

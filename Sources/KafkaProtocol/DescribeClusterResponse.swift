@@ -69,7 +69,6 @@ public struct DescribeClusterResponse: Equatable, Sendable {
         }
         let ops = try r.readInt32()
         let tagged = try r.readTaggedFields()
-        try r.expectEnd("DescribeClusterResponse v\(version)")
         return DescribeClusterResponse(throttleTimeMs: throttle, errorCode: errorCode, errorMessage: errorMessage,
                                        endpointType: endpointType, clusterId: clusterId, controllerId: controllerId,
                                        brokers: brokers, clusterAuthorizedOperations: ops, taggedFields: tagged)
@@ -101,9 +100,13 @@ public struct DescribeClusterResponse: Equatable, Sendable {
         return w.bytes
     }
 
+    /// Strict: the body must hold exactly one message. `decode(from:version:)` stops after the
+    /// message, so a caller can decide what trailing bytes mean.
     public static func decode(_ body: [UInt8], version: Int16) throws -> DescribeClusterResponse {
         var r = ByteReader(body)
-        return try decode(from: &r, version: version)
+        let message = try decode(from: &r, version: version)
+        try r.expectEnd("DescribeClusterResponse v\(version)")
+        return message
     }
 
     mutating func rewriteEndpoints(_ rewrite: (inout BrokerEndpoint) -> Void) {

@@ -60,6 +60,9 @@ public enum EndpointRewriting {
         default:
             return payload
         }
+        // Bytes after the message are not ours to judge: clients ignore them (the librdkafka mock
+        // cluster writes an extra tagged-fields byte), so they pass through as they came.
+        w.writeRawBytes(payload[r.index...])
         return w.bytes
     }
 
@@ -86,7 +89,7 @@ public enum EndpointRewriting {
                                     rewrite: (inout BrokerEndpoint) -> Void) throws -> [UInt8] {
         let tagStart = r.index
         var fields = try r.readTaggedFields()
-        try r.expectEnd("response tagged fields")
+        let trailing = r.index
         guard let i = fields.firstIndex(where: { $0.tag == NodeEndpoint.tag }) else { return payload }
         var endpoints = try NodeEndpoint.decodeList(fields[i].data)
         for j in endpoints.indices {
@@ -99,6 +102,7 @@ public enum EndpointRewriting {
         var w = ByteWriter(capacity: payload.count + 64)
         w.writeRawBytes(payload[0..<tagStart])
         w.writeTaggedFields(fields)
+        w.writeRawBytes(payload[trailing...])
         return w.bytes
     }
 }

@@ -77,7 +77,6 @@ public struct FindCoordinatorResponse: Equatable, Sendable {
             }
         }
         out.taggedFields = try r.readTaggedFields(if: flex)
-        try r.expectEnd("FindCoordinatorResponse v\(version)")
         return out
     }
 
@@ -111,9 +110,13 @@ public struct FindCoordinatorResponse: Equatable, Sendable {
         return w.bytes
     }
 
+    /// Strict: the body must hold exactly one message. `decode(from:version:)` stops after the
+    /// message, so a caller can decide what trailing bytes mean.
     public static func decode(_ body: [UInt8], version: Int16) throws -> FindCoordinatorResponse {
         var r = ByteReader(body)
-        return try decode(from: &r, version: version)
+        let message = try decode(from: &r, version: version)
+        try r.expectEnd("FindCoordinatorResponse v\(version)")
+        return message
     }
 
     /// An error answer carries node -1 and an empty host: not an endpoint, left alone.

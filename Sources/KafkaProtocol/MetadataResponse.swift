@@ -143,7 +143,6 @@ public struct MetadataResponse: Equatable, Sendable {
         let clusterOps = (version >= 8 && version <= 10) ? try r.readInt32() : Int32.min
         let errorCode = version >= 13 ? try r.readInt16() : 0
         let tagged = try r.readTaggedFields(if: flex)
-        try r.expectEnd("MetadataResponse v\(version)")
         return MetadataResponse(throttleTimeMs: throttle, brokers: brokers, clusterId: clusterId, controllerId: controllerId,
                                 topics: topics, clusterAuthorizedOperations: clusterOps, errorCode: errorCode, taggedFields: tagged)
     }
@@ -192,9 +191,13 @@ public struct MetadataResponse: Equatable, Sendable {
         return w.bytes
     }
 
+    /// Strict: the body must hold exactly one message. `decode(from:version:)` stops after the
+    /// message, so a caller can decide what trailing bytes mean.
     public static func decode(_ body: [UInt8], version: Int16) throws -> MetadataResponse {
         var r = ByteReader(body)
-        return try decode(from: &r, version: version)
+        let message = try decode(from: &r, version: version)
+        try r.expectEnd("MetadataResponse v\(version)")
+        return message
     }
 
     mutating func rewriteEndpoints(_ rewrite: (inout BrokerEndpoint) -> Void) {

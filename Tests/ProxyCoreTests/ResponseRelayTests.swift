@@ -103,6 +103,13 @@ final class ResponseRelayTests: XCTestCase {
         XCTAssertEqual(try relay(stream.map { [$0] }).output, expected, "one byte at a time")
     }
 
+    func testApiVersionsErrorAnswerRelaysUnchanged() throws {
+        // The librdkafka mock cluster's answer to ApiVersions v3: error 35 in its own encoding.
+        let frame: [UInt8] = [0, 0, 0, 0x11, 0, 0, 0, 7, 0, 0x23, 1, 0, 0x12, 0, 0, 0, 2, 0, 0, 0, 0]
+        let (output, _) = try relay([frame], queue: inflight([(.apiVersions, 3, 7)]))
+        XCTAssertEqual(output, frame)
+    }
+
     func testCorrelationMismatchIsAnError() {
         let queue = inflight([(.produce, 8, 7)])
         XCTAssertThrowsError(try relay([StreamFixtures.opaqueResponse(correlationId: 8, bodyBytes: 4)], queue: queue)) { error in

@@ -51,11 +51,14 @@ public struct ResponseRewriter: Sendable {
 
     private func rewriteApiVersions(payload: [UInt8], version: Int16) throws -> [UInt8] {
         // ApiVersions responses always use response header v0: the correlation id alone.
-        guard payload.count >= 4 else { throw KafkaProtocolError(.truncated, "ApiVersions response header") }
-        var response = try ApiVersionsResponse.decode(Array(payload[4...]), version: version)
+        guard payload.count >= 6 else { throw KafkaProtocolError(.truncated, "ApiVersions response header") }
+        // An error answer (35 UNSUPPORTED_VERSION) only tells the client which ApiVersions version to
+        // retry with; it relays unchanged, and the retried answer is rewritten. Brokers disagree on
+        // how to encode it (the librdkafka mock cluster fits neither v0 nor the requested version).
+        if payload[4] != 0 || payload[5] != 0 { return payload }
+        var reader = ByteReader(payload, from: 4)
+        var response = try ApiVersionsResponse.decode(from: &reader, version: version)
         ApiVersionsPolicy.apply(to: &response)
-        // A broker that rejected the version answers with a v0 body, which must stay v0.
-        let bodyVersion: Int16 = response.isV0Fallback ? 0 : version
-        return Array(payload[..<4]) + response.encoded(version: bodyVersion)
+        return Array(payload[..<4]) + response.encoded(version: version) + payload[reader.index...]
     }
 }

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""A controllable multi-broker Kafka cluster for the integration tests.
+
+Starts librdkafka's in-process mock cluster (the ``rd_kafka_mock_*`` API
+exported by the librdkafka bundled in the confluent-kafka wheel) through
+ctypes, prints the bootstrap servers on stdout as one line, then reads
+commands on stdin, one per line, answering ``ok`` or ``error <text>``:
+
+    create TOPIC PARTITIONS RF      create a topic (rd_kafka_mock_topic_create)
+    leader TOPIC PARTITION BROKERID move a partition's leadership
+    down BROKERID                   make a broker refuse/drop connections
+    up BROKERID                     bring it back
+    bootstraps                      answer "ok HOST:PORT,..." again
+    quit                            (or EOF) destroy the cluster and exit 0
+
+Usage: mockcluster.py [--brokers N] [--partitions N]
+
+What the mock cluster supports (librdkafka 2.16 as bundled in the
+confluent-kafka 2.16 wheel; checked with ApiVersions and real clients):
+
+* Broker ids are 1..N, every broker listens on 127.0.0.1:<random port> and
+  advertises exactly that address in Metadata. The controller is broker 1
+  (unless changed).
+* API keys answered: Produce, Fetch, ListOffsets, Metadata, OffsetCommit,
+  OffsetFetch, FindCoordinator, JoinGroup, Heartbeat, LeaveGroup, SyncGroup,
+  DescribeGroups?/ListGroups? (no - see below), SaslHandshake,
+  ApiVersions, InitProducerId, OffsetForLeaderEpoch, AddPartitionsToTxn,
+  AddOffsetsToTxn, EndTxn, TxnOffsetCommit, SaslAuthenticate, DescribeCluster,
+  ConsumerGroupHeartbeat, GetTelemetrySubscriptions, PushTelemetry and the
+  share-group APIs. The exact list is printed by
+  ``mockcluster.py --api-versions`` (see ``probe_api_versions``).
+* NOT supported: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs,
+  DescribeGroups, ListGroups, DeleteRecords (admin-client calls for these fail
+  with an unsupported-feature / unknown-API error). Topics therefore have to be
+  created with the ``create`` command here, or are auto-created on a
+  Metadata request that names them (Metadata.allow_auto_topic_creation, which
+  librdkafka producers send; default partition count for auto-created topics
+  is 4 and RF is min(3, brokers)).
+* Idempotent producing (InitProducerId) and consumer groups with offset
+  commits work; the group coordinator is chosen by hashing the group id.
+* ``down`` closes the broker's connections and makes it drop new ones (the
+  listening socket stays bound); partitions it leads do NOT move on their own,
+  use ``leader`` for that.
+"""
+
+import ctypes
+import glob
+import os
+import sys
+
+
+def _find_librdkafka():
+    import confluent_kafka  # noqa: F401  (only used to locate the wheel)
+
+    site = os.path.dirname(os.path.dirname(confluent_kafka.__file__))
+    cands = sorted(glob.glob(os.path.join(site, "confluent_kafka.libs", "librdkafka*.so*")))
+    if not cands:
+        raise RuntimeError("librdkafka from the confluent-kafka wheel not found in %s" % site)
+    return cands[0]
+
+
+def _load():
+    lib = ctypes.CDLL(_find_librdkafka())
+    vp, cp, i, i32 = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int32
+    sigs = {
+        "rd_kafka_conf_new": (vp, []),
+        "rd_kafka_conf_set": (i, [vp, cp, cp, cp, ctypes.c_size_t]),
+        "rd_kafka_new": (vp, [i, vp, cp, ctypes.c_size_t]),
+        "rd_kafka_destroy": (None, [vp]),
+        "rd_kafka_err2str": (cp, [i]),
+        "rd_kafka_mock_cluster_new": (vp, [vp, i]),
+        "rd_kafka_mock_cluster_destroy": (None, [vp]),
+        "rd_kafka_mock_cluster_bootstraps": (cp, [vp]),
+        "rd_kafka_mock_topic_create": (i, [vp, cp, i, i]),
+        "rd_kafka_mock_partition_set_leader": (i, [vp, cp, i32, i32]),
+        "rd_kafka_mock_broker_set_down": (i, [vp, i32]),
+        "rd_kafka_mock_broker_set_up": (i, [vp, i32]),
+    }
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+    return lib
+
+
+class MockCluster:
+    def __init__(self, brokers=3):
+        self.lib = _load()
+        lib = self.lib
+        errstr = ctypes.create_string_buffer(512)
+        conf = lib.rd_kafka_conf_new()
+        # The handle only hosts the mock cluster; keep it quiet.
+        for k, v in (("log_level", "3"), ("client.id", "mockcluster")):
+            if lib.rd_kafka_conf_set(conf, k.encode(), v.encode(), errstr, len(errstr)) != 0:
+                raise RuntimeError(errstr.value.decode())
+        self.rk = lib.rd_kafka_new(0, conf, errstr, len(errstr))  # 0 = RD_KAFKA_PRODUCER
+        if not self.rk:
+            raise RuntimeError("rd_kafka_new: " + errstr.value.decode())
+        self.mc = lib.rd_kafka_mock_cluster_new(self.rk, brokers)
+        if not self.mc:
+            raise RuntimeError("rd_kafka_mock_cluster_new failed")
+
+    def bootstraps(self):
+        return self.lib.rd_kafka_mock_cluster_bootstraps(self.mc).decode()
+
+    def _check(self, err):
+        if err != 0:
+            raise RuntimeError(self.lib.rd_kafka_err2str(err).decode())
+
+    def create(self, topic, partitions, rf):
+        self._check(self.lib.rd_kafka_mock_topic_create(self.mc, topic.encode(), int(partitions), int(rf)))
+
+    def leader(self, topic, partition, broker):
+        self._check(self.lib.rd_kafka_mock_partition_set_leader(self.mc, topic.encode(), int(partition), int(broker)))
+
+    def down(self, broker):
+        self._check(self.lib.rd_kafka_mock_broker_set_down(self.mc, int(broker)))
+
+    def up(self, broker):
+        self._check(self.lib.rd_kafka_mock_broker_set_up(self.mc, int(broker)))
+
+    def close(self):
+        if self.mc:
+            self.lib.rd_kafka_mock_cluster_destroy(self.mc)
+            self.mc = None
+        if self.rk:
+            self.lib.rd_kafka_destroy(self.rk)
+            self.rk = None
+
+
+def handle(mc, line):
+    parts = line.split()
+    if not parts:
+        return None
+    cmd, args = parts[0].lower(), parts[1:]
+    want = {"create": 3, "leader": 3, "down": 1, "up": 1, "bootstraps": 0, "quit": 0}
+    if cmd not in want:
+        return "error unknown command %r" % cmd
+    if len(args) != want[cmd]:
+        return "error %s takes %d arguments" % (cmd, want[cmd])
+    try:
+        if cmd == "create":
+            mc.create(args[0], int(args[1]), int(args[2]))
+        elif cmd == "leader":
+            mc.leader(args[0], int(args[1]), int(args[2]))
+        elif cmd == "down":
+            mc.down(int(args[0]))
+        elif cmd == "up":
+            mc.up(int(args[0]))
+        elif cmd == "bootstraps":
+            return "ok " + mc.bootstraps()
+    except (ValueError, RuntimeError) as e:
+        return "error %s" % e
+    return "ok"
+
+
+def main(argv):
+    brokers = 3
+    if "--brokers" in argv:
+        brokers = int(argv[argv.index("--brokers") + 1])
+    mc = MockCluster(brokers)
+    try:
+        print(mc.bootstraps(), flush=True)
+        for line in sys.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            if line.lower() == "quit":
+                print("ok", flush=True)
+                break
+            print(handle(mc, line), flush=True)
+    finally:
+        mc.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
