@@ -22,13 +22,23 @@ let package = Package(
             name: "ProxyCore",
             dependencies: ["KafkaProtocol", .product(name: "Yams", package: "Yams")]
         ),
-        // C helpers Swift cannot call directly (accept4 with _GNU_SOURCE, ...).
-        .target(name: "CProxyShims"),
+        // System libraries: OpenSSL 3 (libssl-dev) and Cyrus SASL (libsasl2-dev).
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSASL", pkgConfig: "libsasl2", providers: [.apt(["libsasl2-dev"])]),
+        // C helpers Swift cannot call directly: accept4 (needs _GNU_SOURCE) and OpenSSL macros.
+        .target(name: "CProxyShims", dependencies: ["COpenSSL"]),
+        // TLS engine over memory BIOs; the only Swift module that imports OpenSSL.
+        .target(
+            name: "ProxyTLS",
+            dependencies: ["COpenSSL", "CProxyShims", .product(name: "Logging", package: "swift-log")]
+        ),
+        // SASL client (libsasl2 for PLAIN/SCRAM/GSSAPI, OAUTHBEARER); the only Swift module that imports libsasl2.
+        .target(name: "ProxySASL", dependencies: ["CSASL", "KafkaProtocol"]),
         // The Dispatch reactor: listeners, connections, upstream dialling, admin HTTP.
         .target(
             name: "ProxyRuntime",
             dependencies: [
-                "KafkaProtocol", "ProxyCore", "CProxyShims",
+                "KafkaProtocol", "ProxyCore", "CProxyShims", "ProxyTLS", "ProxySASL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -44,6 +54,8 @@ let package = Package(
         ),
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol"]),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KafkaProtocol"]),
+        .testTarget(name: "ProxyTLSTests", dependencies: ["ProxyTLS", "COpenSSL"]),
+        .testTarget(name: "ProxySASLTests", dependencies: ["ProxySASL", "CSASL", "KafkaProtocol"]),
         .testTarget(name: "ProxyRuntimeTests", dependencies: ["ProxyRuntime", "ProxyCore", "KafkaProtocol"]),
     ]
 )

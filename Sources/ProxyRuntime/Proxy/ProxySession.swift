@@ -270,7 +270,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         for _ in 0..<8 {
             let n: Int
             do {
-                switch try Syscall.read(client.fd, buffer) {
+                switch try client.read(into: buffer) {
                 case .done(let count): n = count
                 case .wouldBlock: return
                 }
@@ -317,7 +317,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         for _ in 0..<8 {
             let n: Int
             do {
-                switch try Syscall.read(upstream.fd, buffer) {
+                switch try upstream.read(into: buffer) {
                 case .done(let count): n = count
                 case .wouldBlock: return
                 }

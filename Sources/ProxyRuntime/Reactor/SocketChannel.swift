@@ -89,6 +89,12 @@ final class SocketChannel: @unchecked Sendable {
 
     var isReading: Bool { readState == .running }
 
+    /// Reads what the socket has into `buffer`: `.done(0)` is end of stream. Callers loop until
+    /// `.wouldBlock` or a short read.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(SyscallError) -> IOResult<Int> {
+        try Syscall.read(fd, buffer)
+    }
+
     // MARK: connecting
 
     /// Waits for a non-blocking connect to finish; the delegate hears `channelWritable` or `channelFailed`.

@@ -1,0 +1,2 @@
+// The SASL client arrives with issue 5; this file keeps the target buildable until then.
+enum ProxySASLModule {}

@@ -1,0 +1,3 @@
+import XCTest
+@testable import ProxySASL
+final class ProxySASLPlaceholderTests: XCTestCase { func testModuleLinks() { XCTAssertNotNil(ProxySASLModule.self) } }

@@ -1,0 +1,3 @@
+import XCTest
+@testable import ProxyTLS
+final class ProxyTLSPlaceholderTests: XCTestCase { func testModuleLinks() { XCTAssertNotNil(ProxyTLSModule.self) } }
