@@ -187,7 +187,7 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
 
     func channelReadable(_ channel: SocketChannel) {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let result = buffer.withUnsafeMutableBytes { raw in Result { () throws(SyscallError) in try Syscall.read(channel.fd, raw) } }
+        let result = buffer.withUnsafeMutableBytes { raw in Result { () throws(SyscallError) in try channel.read(into: raw) } }
         switch result {
         case .failure(let error):
             finish(.failure(ProbeError(description: error.description)))
