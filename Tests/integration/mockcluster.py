@@ -15,32 +15,36 @@ commands on stdin, one per line, answering ``ok`` or ``error <text>``:
 
 Usage: mockcluster.py [--brokers N] [--partitions N]
 
-What the mock cluster supports (librdkafka 2.16 as bundled in the
-confluent-kafka 2.16 wheel; checked with ApiVersions and real clients):
+What the mock cluster supports (librdkafka 2.16.0 as bundled in the
+confluent-kafka 2.16.1 wheel; checked with a raw ApiVersions request and real
+clients):
 
-* Broker ids are 1..N, every broker listens on 127.0.0.1:<random port> and
-  advertises exactly that address in Metadata. The controller is broker 1
-  (unless changed).
-* API keys answered: Produce, Fetch, ListOffsets, Metadata, OffsetCommit,
-  OffsetFetch, FindCoordinator, JoinGroup, Heartbeat, LeaveGroup, SyncGroup,
-  DescribeGroups?/ListGroups? (no - see below), SaslHandshake,
-  ApiVersions, InitProducerId, OffsetForLeaderEpoch, AddPartitionsToTxn,
-  AddOffsetsToTxn, EndTxn, TxnOffsetCommit, SaslAuthenticate, DescribeCluster,
-  ConsumerGroupHeartbeat, GetTelemetrySubscriptions, PushTelemetry and the
-  share-group APIs. The exact list is printed by
-  ``mockcluster.py --api-versions`` (see ``probe_api_versions``).
+* Broker ids are 1..N; every broker listens on 127.0.0.1:<random port> and
+  advertises exactly that address in Metadata.
+* API keys answered (ApiVersions): Produce v0-10, Fetch v0-16, ListOffsets
+  v0-7, Metadata v0-13, OffsetCommit v0-9, OffsetFetch v0-6, FindCoordinator
+  v0-3, JoinGroup v0-6, Heartbeat v0-5, LeaveGroup v0-4, SyncGroup v0-4,
+  ApiVersions v0-2, InitProducerId v0-4, OffsetForLeaderEpoch v2,
+  AddPartitionsToTxn v0-1, AddOffsetsToTxn v0-1, EndTxn v0-1,
+  TxnOffsetCommit v0-3, ConsumerGroupHeartbeat v1, GetTelemetrySubscriptions
+  v0, PushTelemetry v0, ShareGroupHeartbeat/ShareFetch/ShareAcknowledge v1.
 * NOT supported: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs,
-  DescribeGroups, ListGroups, DeleteRecords (admin-client calls for these fail
-  with an unsupported-feature / unknown-API error). Topics therefore have to be
-  created with the ``create`` command here, or are auto-created on a
-  Metadata request that names them (Metadata.allow_auto_topic_creation, which
-  librdkafka producers send; default partition count for auto-created topics
-  is 4 and RF is min(3, brokers)).
-* Idempotent producing (InitProducerId) and consumer groups with offset
-  commits work; the group coordinator is chosen by hashing the group id.
-* ``down`` closes the broker's connections and makes it drop new ones (the
-  listening socket stays bound); partitions it leads do NOT move on their own,
-  use ``leader`` for that.
+  DescribeGroups, ListGroups, DeleteRecords, DescribeCluster, SaslHandshake.
+  An AdminClient.create_topics() through it just times out ("Failed while
+  waiting for controller"). Topics are created with the ``create`` command
+  here, or auto-created when a producer names an unknown topic (a
+  ``leader`` command on an unknown topic also creates it).
+* Idempotent producing, consumer groups (classic protocol) and OffsetCommit /
+  OffsetFetch work. An OffsetFetch for *all* topics of a group (null topic
+  list, what AdminClient.list_consumer_group_offsets sends without
+  partitions) answers with nothing: name the partitions.
+* ListOffsets by timestamp answers -1; only earliest/latest are meaningful.
+* ApiVersions above v2 is answered with UNSUPPORTED_VERSION in a form
+  kafka-python 3.x cannot decode: pin kafka-python to api_version=(2, 1, 0).
+* ``down`` closes the broker's connections and refuses new ones; partitions
+  it leads do NOT move on their own, use ``leader`` for that.
+* Garbage and oversized (0x7fffffff) frames make a mock broker drop the
+  connection at once.
 """
 
 import ctypes
