@@ -27,7 +27,12 @@ public enum EndpointRewriting {
     /// copied as is, Produce/Fetch keep all bytes before their top-level tagged fields.
     /// Responses of other APIs come back unchanged. Throws on malformed input or a version above
     /// `maxDecodedVersion`.
+    ///
+    /// `clearLeaderEpochs` writes -1 (unknown) over Metadata's partition leader epochs. A proxy that
+    /// can move clients to another cluster needs it: that cluster's epochs are unrelated (usually
+    /// lower), and clients ignore leader updates whose epoch is lower than one they have seen.
     public static func rewriteResponse(apiKey: Int16, apiVersion: Int16, payload: [UInt8],
+                                       clearLeaderEpochs: Bool = false,
                                        rewrite: (inout BrokerEndpoint) -> Void) throws -> [UInt8] {
         guard carriesEndpoints(apiKey: apiKey, apiVersion: apiVersion) else { return payload }
         var r = ByteReader(payload)
@@ -39,6 +44,7 @@ public enum EndpointRewriting {
         case ApiKey.metadata.rawValue:
             var m = try MetadataResponse.decode(from: &r, version: apiVersion)
             m.rewriteEndpoints(rewrite)
+            if clearLeaderEpochs { m.clearLeaderEpochs() }
             w.writeRawBytes(payload[0..<headerEnd])
             m.encode(into: &w, version: apiVersion)
         case ApiKey.findCoordinator.rawValue:

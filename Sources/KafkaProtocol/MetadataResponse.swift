@@ -207,4 +207,11 @@ public struct MetadataResponse: Equatable, Sendable {
             brokers[i] = b
         }
     }
+
+    /// Marks every partition's leader epoch unknown (-1).
+    mutating func clearLeaderEpochs() {
+        for t in topics.indices {
+            for p in topics[t].partitions.indices { topics[t].partitions[p].leaderEpoch = -1 }
+        }
+    }
 }

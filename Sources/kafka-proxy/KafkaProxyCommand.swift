@@ -68,22 +68,36 @@ struct Run: ParsableCommand {
             ConfigFile.report(errors, path: options.config)
             throw ExitCode(1)
         }
-        LoggingSystem.bootstrap { label in
-            LogBootstrap.makeHandler(label: label, format: config.logging.format, level: config.logging.level)
-        }
+        let logSettings = LogSettings(config.logging)
+        LoggingSystem.bootstrap { label in ReloadableLogHandler(label: label, settings: logSettings) }
         let logger = Logger(label: "kafka-proxy")
         let registry = PrometheusCollectorRegistry()
         let server: ProxyServer
         do {
-            server = try ProxyServer(config: config, logger: logger, registry: registry)
+            server = try ProxyServer(config: config, logger: logger, registry: registry,
+                                     onLoggingChange: { logSettings.apply($0) })
             try server.start()
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(1)
         }
+        let path = options.config
+        let watcher: ConfigWatcher?
+        do {
+            watcher = try ConfigWatcher(path: path, logger: logger) { server.reload(path: path, trigger: "file change") }
+            watcher?.start()
+        } catch {
+            logger.error("config changes will only apply on SIGHUP: \(error)")
+            watcher = nil
+        }
         let signals = SignalHandling(logger: logger)
+        signals.onHangup {
+            logger.info("received SIGHUP: reloading \(path)")
+            server.reload(path: path, trigger: "SIGHUP")
+        }
         signals.onTerminate { signal in
             logger.info("received \(signal)")
+            watcher?.stop()
             server.shutdown(drainTimeoutSeconds: shutdownTimeout) {
                 logger.info("stopped")
                 Foundation.exit(0)

@@ -16,6 +16,14 @@ final class SignalHandling: @unchecked Sendable {
         signal(SIGPIPE, SIG_IGN)
     }
 
+    func onHangup(_ handler: @escaping @Sendable () -> Void) {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        source.setEventHandler(handler: handler)
+        source.activate()
+        sources.append(source)
+    }
+
     func onTerminate(_ handler: @escaping @Sendable (String) -> Void) {
         for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
             signal(number, SIG_IGN)

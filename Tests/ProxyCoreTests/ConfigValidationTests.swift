@@ -43,15 +43,15 @@ final class ConfigValidationTests: XCTestCase {
     func testUnknownTopLevelKeys() {
         assertSingleError(minimalConfig("logging: {level: info}\nlogin: {}"), code: .unknownKey, line: 6, column: 1,
                           message: "unknown key 'login' at the top level (did you mean 'logging'?)")
-        assertSingleError(minimalConfig("failover: {}"), code: .unknownKey, line: 5, column: 1,
-                          message: "unknown key 'failover' at the top level")
+        assertSingleError(minimalConfig("failovr: {}"), code: .unknownKey, line: 5, column: 1,
+                          message: "unknown key 'failovr' at the top level (did you mean 'failover'?)")
         assertSingleError(minimalConfig("Limits: {}"), code: .unknownKey, line: 5, column: 1,
                           message: "unknown key 'Limits' at the top level (did you mean 'limits'?)")
     }
 
     func testFutureKeysAreUnknownForNow() {
-        assertSingleError(minimalConfig(listener: "listener: {tls: {}}"), code: .unknownKey, line: 1, column: 12,
-                          message: "unknown key 'tls' in listener")
+        assertSingleError(minimalConfig(listener: "listener: {proxyProtocol: {}}"), code: .unknownKey, line: 1, column: 12,
+                          message: "unknown key 'proxyProtocol' in listener")
     }
 
     func testMissingRequiredSections() {
@@ -214,5 +214,50 @@ final class ConfigValidationTests: XCTestCase {
         XCTAssertEqual(errors.map(\.path), ["listener.bootstrapPort", "listener.brokerPort", "admin.listen", "activeCluster",
                                             "clusters.primary.bootstrapServers", "clusters.dr.bootstrapServers",
                                             "clusters.dr.servers", "logging.level"])
+    }
+}
+
+final class ConfigFailoverTests: XCTestCase {
+    private let base = """
+    listener: {bootstrapPort: 9092}
+    clusters:
+      primary: {bootstrapServers: ["a:9092"]}
+      dr: {bootstrapServers: ["b:9092"]}
+
+    """
+
+    func testFailoverSectionParses() throws {
+        let config = try ConfigLoader.parse(yaml: base + """
+        failover:
+          mode: automatic
+          order: [dr, primary]
+          healthCheckIntervalSeconds: 1
+          unhealthyAfterSeconds: 3
+          failback: automatic
+          failbackAfterSeconds: 5
+          drainTimeoutSeconds: 2
+        """)
+        XCTAssertEqual(config.failover.mode, .automatic)
+        XCTAssertEqual(config.failover.failback, .automatic)
+        XCTAssertEqual(config.clusterPreference, ["dr", "primary"])
+        XCTAssertEqual([config.failover.healthCheckIntervalSeconds, config.failover.unhealthyAfterSeconds,
+                        config.failover.failbackAfterSeconds, config.failover.drainTimeoutSeconds], [1, 3, 5, 2])
+    }
+
+    func testDefaultsAndPreferenceInFileOrder() throws {
+        let config = try ConfigLoader.parse(yaml: base)
+        XCTAssertEqual(config.failover, ProxyConfig.Failover())
+        XCTAssertEqual(config.clusterPreference, ["primary", "dr"])
+    }
+
+    func testOrderMustNameClusters() {
+        XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "failover: {order: [primary, drr]}")) { error in
+            let errors = (error as! ConfigErrors).errors
+            XCTAssertEqual(errors.count, 1)
+            XCTAssertEqual(errors.first?.line, 5)
+            XCTAssertTrue(errors.first?.message.contains("did you mean 'dr'") == true, errors.first?.message ?? "")
+        }
+        XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "failover: {mode: auto}"))
+        XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "failover: {drainTimeoutSeconds: 0}"))
     }
 }

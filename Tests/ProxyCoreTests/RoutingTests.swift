@@ -25,22 +25,36 @@ final class RoutingTests: XCTestCase {
     func testAddressMapGivesEachNodeOneStablePort() {
         var map = AddressMap(portRange: 9100...9102)
         let a = ProxyConfig.HostPort(host: "a", port: 9092)
-        XCTAssertEqual(map.assign(nodeId: 5, upstream: a), .needsListener(9100))
-        XCTAssertEqual(map.assign(nodeId: 7, upstream: a), .needsListener(9101))
+        XCTAssertEqual(map.assign(cluster: "primary", nodeId: 5, upstream: a), .needsListener(port: 9100, slot: 0))
+        XCTAssertEqual(map.assign(cluster: "primary", nodeId: 7, upstream: a), .needsListener(port: 9101, slot: 1))
         // The broker moved: same port, new upstream address.
         let moved = ProxyConfig.HostPort(host: "a2", port: 9094)
-        XCTAssertEqual(map.assign(nodeId: 5, upstream: moved), .existing(9100))
-        XCTAssertEqual(map.upstream(forNode: 5), moved)
-        XCTAssertEqual(map.node(forPort: 9101), 7)
+        XCTAssertEqual(map.assign(cluster: "primary", nodeId: 5, upstream: moved), .existing(9100))
+        XCTAssertEqual(map.upstream(cluster: "primary", port: 9100)?.address, moved)
+        XCTAssertEqual(map.upstream(cluster: "primary", port: 9101)?.nodeId, 7)
+    }
+
+    func testTheNthBrokerOfEveryClusterSharesTheNthPort() {
+        var map = AddressMap(portRange: 9100...9110)
+        let a = ProxyConfig.HostPort(host: "a", port: 9092)
+        let b = ProxyConfig.HostPort(host: "b", port: 9092)
+        for id: Int32 in [0, 1, 2] { _ = map.assign(cluster: "primary", nodeId: id, upstream: a) }
+        // The DR cluster's brokers have other ids; they take the same ports, in order.
+        XCTAssertEqual(map.assign(cluster: "dr", nodeId: 100, upstream: b), .existing(9100))
+        XCTAssertEqual(map.assign(cluster: "dr", nodeId: 101, upstream: b), .existing(9101))
+        XCTAssertEqual(map.upstream(cluster: "dr", port: 9101)?.nodeId, 101)
+        XCTAssertEqual(map.upstream(cluster: "primary", port: 9101)?.nodeId, 1)
+        XCTAssertNil(map.upstream(cluster: "dr", port: 9102), "dr has no third broker yet")
+        XCTAssertEqual(map.entries.count, 5)
     }
 
     func testAddressMapSkipsPortsThatCannotBeBound() {
         var map = AddressMap(portRange: 9100...9101)
         let a = ProxyConfig.HostPort(host: "a", port: 9092)
-        XCTAssertEqual(map.assign(nodeId: 1, upstream: a), .needsListener(9100))
-        map.listenerFailed(nodeId: 1, port: 9100)
-        XCTAssertEqual(map.assign(nodeId: 1, upstream: a), .needsListener(9101))
-        XCTAssertEqual(map.assign(nodeId: 2, upstream: a), .exhausted)
+        XCTAssertEqual(map.assign(cluster: "c", nodeId: 1, upstream: a), .needsListener(port: 9100, slot: 0))
+        map.listenerFailed(slot: 0)
+        XCTAssertEqual(map.assign(cluster: "c", nodeId: 1, upstream: a), .needsListener(port: 9101, slot: 0))
+        XCTAssertEqual(map.assign(cluster: "c", nodeId: 2, upstream: a), .exhausted)
     }
 
     func testApiVersionsPolicy() {

@@ -93,11 +93,27 @@ def pytest_runtest_makereport(item, call):
 
 
 def _log_owners(value):
+    if callable(getattr(value, "log_owners", None)):   # e.g. failover_support's factory and cluster pair
+        return value.log_owners()
     if isinstance(value, ProxyFactory):
         return list(value.started) + ([value.cluster] if value.cluster else [])
     if isinstance(value, (Proxy, DirectProxy)):
         return [value] + ([value.cluster] if getattr(value, "cluster", None) else [])
     return [value]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Failover measurements (switch-to-first-ack gaps, duplicates) of every test, pass or fail."""
+    lines = []
+    for key in ("passed", "failed"):
+        for rep in terminalreporter.stats.get(key, []):
+            for name, text in getattr(rep, "user_properties", []):
+                if name == "failover_report" and rep.when == "call":
+                    lines.append("%s\n  %s" % (rep.nodeid, str(text).replace("\n", "\n  ")))
+    if lines:
+        terminalreporter.section("failover measurements")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def _tail(path, n=80):

@@ -14,4 +14,7 @@ int CProxyShims_socket_nonblocking(int domain, int type, int protocol);
 /// SOCK_STREAM as a plain int (Glibc declares it as an enum constant Swift imports inconsistently).
 static const int CProxyShims_SOCK_STREAM = SOCK_STREAM;
 
+/// OpenSSL macro shims (struct tags only; no OpenSSL headers).
+#include "CProxyShimsTLS.h"
+
 #endif

@@ -1,7 +1,7 @@
 import Yams
 
-/// `clusters:` — the upstream Kafka clusters by name, in file order. (Future `tls` and `sasl`
-/// keys go next to `bootstrapServers` in `ClusterSection`.)
+/// `clusters:` — the upstream Kafka clusters by name, in file order. (`tls` is decoded by `TLSSection`,
+/// `sasl` by `SASLSection`.)
 enum ClustersSection {
     struct Entry {
         var name: String
@@ -34,11 +34,18 @@ enum ClusterSection {
         }
         guard let map = ConfigMapping(node, path: path, ownerMark: ownerMark, diagnostics: diagnostics) else { return nil }
         defer { map.finish() }
-        guard let serversNode = map.required("bootstrapServers", what: "a list of host:port") else { return nil }
-        guard let servers = bootstrapServers(serversNode, path: map.childPath("bootstrapServers"), diagnostics) else {
-            return nil
+        // Decoded before anything can return early, so its key is known and its errors are reported.
+        var tls: ProxyConfig.ClusterTLS?
+        var tlsOK = true
+        if let tlsNode = map.optional("tls") {
+            tls = TLSSection.decodeCluster(tlsNode, path: map.childPath("tls"), ownerMark: map.keyMark("tls"), diagnostics)
+            tlsOK = tls != nil
         }
-        return ProxyConfig.Cluster(name: name, bootstrapServers: servers)
+        let sasl = SASLSection.decode(map.optional("sasl"), clusterPath: path, ownerMark: map.keyMark("sasl"), diagnostics)
+        guard let serversNode = map.required("bootstrapServers", what: "a list of host:port") else { return nil }
+        let servers = bootstrapServers(serversNode, path: map.childPath("bootstrapServers"), diagnostics)
+        guard let servers, tlsOK, let sasl else { return nil }
+        return ProxyConfig.Cluster(name: name, bootstrapServers: servers, tls: tls, sasl: sasl)
     }
 
     /// A YAML list, or (as Kafka clients spell it) one comma-separated string.

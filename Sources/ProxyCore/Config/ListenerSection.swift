@@ -1,6 +1,6 @@
 import Yams
 
-/// `listener:` — where clients connect. (A future `tls` key slots in here.)
+/// `listener:` — where clients connect; `tls` is decoded by `TLSSection`.
 enum ListenerSection {
     static func decode(_ node: Node, ownerMark: Mark?, _ diagnostics: ConfigDiagnostics) -> ProxyConfig.Listener? {
         let path = "listener"
@@ -68,8 +68,14 @@ enum ListenerSection {
             ok = false
         }
 
+        var tls: ProxyConfig.ListenerTLS?
+        if let tlsNode = map.optional("tls") {
+            tls = TLSSection.decodeListener(tlsNode, path: map.childPath("tls"), ownerMark: map.keyMark("tls"), diagnostics)
+            if tls == nil { ok = false }
+        }
+
         guard ok else { return nil }
         return ProxyConfig.Listener(host: host, advertisedHost: advertisedHost, bootstrapPort: bootstrapPort,
-                                    brokerPorts: brokerPorts)
+                                    brokerPorts: brokerPorts, tls: tls)
     }
 }

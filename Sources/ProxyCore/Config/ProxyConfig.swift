@@ -9,6 +9,7 @@ public struct ProxyConfig: Equatable, Sendable {
     public var clusters: [Cluster]
     public var limits: Limits
     public var logging: Logging
+    public var failover: Failover
 
     public init(
         listener: Listener,
@@ -16,7 +17,8 @@ public struct ProxyConfig: Equatable, Sendable {
         activeCluster: String,
         clusters: [Cluster],
         limits: Limits = Limits(),
-        logging: Logging = Logging()
+        logging: Logging = Logging(),
+        failover: Failover = Failover()
     ) {
         self.listener = listener
         self.admin = admin
@@ -24,6 +26,12 @@ public struct ProxyConfig: Equatable, Sendable {
         self.clusters = clusters
         self.limits = limits
         self.logging = logging
+        self.failover = failover
+    }
+
+    /// Clusters in failover preference: `failover.order` first, then any cluster it leaves out, in file order.
+    public var clusterPreference: [String] {
+        failover.order + clusters.map(\.name).filter { !failover.order.contains($0) }
     }
 
     public func cluster(named name: String) -> Cluster? {
@@ -49,6 +57,8 @@ extension ProxyConfig {
         public var bootstrapPort: UInt16
         /// One listener per upstream broker is allocated from this range; never contains `bootstrapPort`.
         public var brokerPorts: ClosedRange<UInt16>
+        /// TLS on the bootstrap and every broker listener; nil: plain TCP.
+        public var tls: ListenerTLS?
 
         public static let defaultHost = "127.0.0.1"
         public static let defaultBootstrapPort: UInt16 = 9092
@@ -58,12 +68,14 @@ extension ProxyConfig {
             host: String = Listener.defaultHost,
             advertisedHost: String? = nil,
             bootstrapPort: UInt16 = Listener.defaultBootstrapPort,
-            brokerPorts: ClosedRange<UInt16> = Listener.defaultBrokerPorts
+            brokerPorts: ClosedRange<UInt16> = Listener.defaultBrokerPorts,
+            tls: ListenerTLS? = nil
         ) {
             self.host = host
             self.advertisedHost = advertisedHost ?? host
             self.bootstrapPort = bootstrapPort
             self.brokerPorts = brokerPorts
+            self.tls = tls
         }
     }
 
@@ -82,11 +94,20 @@ extension ProxyConfig {
         public var name: String
         /// Never empty.
         public var bootstrapServers: [HostPort]
+        /// nil (no `tls:` key): plain TCP.
+        public var tls: ClusterTLS?
+        /// nil (no `sasl:` key): no SASL login upstream.
+        public var sasl: SASL?
 
-        public init(name: String, bootstrapServers: [HostPort]) {
+        public init(name: String, bootstrapServers: [HostPort], tls: ClusterTLS? = nil, sasl: SASL? = nil) {
             self.name = name
             self.bootstrapServers = bootstrapServers
+            self.tls = tls
+            self.sasl = sasl
         }
+
+        /// The TLS settings when TLS is on for this cluster.
+        public var enabledTLS: ClusterTLS? { tls?.enabled == true ? tls : nil }
     }
 
     public struct Limits: Equatable, Sendable {
@@ -124,5 +145,34 @@ extension ProxyConfig {
             self.level = level
             self.format = format
         }
+    }
+}
+
+extension ProxyConfig {
+    public enum FailoverMode: String, CaseIterable, Equatable, Sendable {
+        /// Only edits of `activeCluster` switch clusters.
+        case manual
+        /// Health checks may switch too.
+        case automatic
+    }
+
+    public enum FailbackMode: String, CaseIterable, Equatable, Sendable {
+        case manual, automatic
+    }
+
+    public struct Failover: Equatable, Sendable {
+        public var mode: FailoverMode = .manual
+        /// Preference for automatic mode; empty means file order.
+        public var order: [String] = []
+        public var healthCheckIntervalSeconds = 2
+        /// The active cluster failing probes this long -> switch to the next healthy one.
+        public var unhealthyAfterSeconds = 10
+        public var failback: FailbackMode = .manual
+        /// The preferred cluster healthy this long -> switch back (automatic failback only).
+        public var failbackAfterSeconds = 300
+        /// Bound on draining existing connections when the active cluster changes.
+        public var drainTimeoutSeconds = 10
+
+        public init() {}
     }
 }

@@ -1,7 +1,7 @@
 import Yams
 
 /// The top-level mapping: dispatches to one decoder per section, then checks what spans sections
-/// (activeCluster). A future `failover:` section is one more `optional` call here.
+/// (activeCluster). 
 enum RootSection {
     static func decode(_ root: Node?, _ diagnostics: ConfigDiagnostics) -> ProxyConfig? {
         guard let root, !ConfigValues.isNull(root) else {
@@ -23,12 +23,14 @@ enum RootSection {
         let activeCluster = decodeActiveCluster(map, clusters: clusters, diagnostics)
         let limits = LimitsSection.decode(map.optional("limits"), ownerMark: map.keyMark("limits"), diagnostics)
         let logging = LoggingSection.decode(map.optional("logging"), ownerMark: map.keyMark("logging"), diagnostics)
+        let failover = FailoverSection.decode(map.optional("failover"), ownerMark: map.keyMark("failover"),
+                                              clusterNames: clusters?.map(\.name), diagnostics)
 
-        guard let listener, let admin, let clusters, let activeCluster, let limits, let logging else { return nil }
+        guard let listener, let admin, let clusters, let activeCluster, let limits, let logging, let failover else { return nil }
         let decoded = clusters.compactMap(\.cluster)
         guard decoded.count == clusters.count else { return nil }
         return ProxyConfig(listener: listener, admin: admin, activeCluster: activeCluster, clusters: decoded,
-                           limits: limits, logging: logging)
+                           limits: limits, logging: logging, failover: failover)
     }
 
     private static func decodeActiveCluster(_ map: ConfigMapping, clusters: [ClustersSection.Entry]?,

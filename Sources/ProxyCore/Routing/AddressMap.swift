@@ -1,66 +1,88 @@
 /// Which local port stands for which upstream broker.
 ///
-/// Keyed by broker node id: clients cache node id -> address, and a broker keeps its id when
-/// its host or port changes, so a broker's local port never changes for the life of the process
-/// while the upstream address it dials follows the newest metadata.
+/// Ports are handed out as slots: the n-th broker the proxy learns of in a cluster takes the n-th
+/// slot, and each slot is one port of `listener.brokerPorts`. Within a cluster a broker keeps its
+/// slot (so its port) for the life of the process while its upstream address follows the newest
+/// metadata. Across clusters the n-th broker of each shares the n-th port, so when the active
+/// cluster changes, the addresses clients cached stay valid and lead to the new cluster's brokers.
 public struct AddressMap: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
+        public var cluster: String
         public var nodeId: Int32
         public var port: UInt16
         public var upstream: ProxyConfig.HostPort
     }
 
     public enum Assignment: Sendable, Equatable {
-        /// The node already has a listening port.
+        /// The slot already has a listening port.
         case existing(UInt16)
-        /// The node needs a listener on this port; report the outcome with `listenerStarted` / `listenerFailed`.
-        case needsListener(UInt16)
+        /// The slot needs a listener on this port; report a failure with `listenerFailed`.
+        case needsListener(port: UInt16, slot: Int)
         /// Every port of the range is taken or unusable.
         case exhausted
     }
 
+    private struct Node: Sendable, Equatable {
+        var slot: Int
+        var upstream: ProxyConfig.HostPort
+    }
+
     public let portRange: ClosedRange<UInt16>
-    private var byNode: [Int32: Entry] = [:]
-    private var reserved: Set<UInt16> = []
+    /// Slot index -> port; grows as slots are first used.
+    private var slotPorts: [UInt16] = []
     private var unusable: Set<UInt16> = []
+    private var clusters: [String: [Int32: Node]] = [:]
 
     public init(portRange: ClosedRange<UInt16>) {
         self.portRange = portRange
     }
 
-    /// Records where `nodeId` lives now and returns its local port.
-    public mutating func assign(nodeId: Int32, upstream: ProxyConfig.HostPort) -> Assignment {
-        if var entry = byNode[nodeId] {
-            if entry.upstream != upstream {
-                entry.upstream = upstream
-                byNode[nodeId] = entry
-            }
-            return .existing(entry.port)
+    /// Records where `nodeId` of `cluster` lives now and returns its local port.
+    public mutating func assign(cluster: String, nodeId: Int32, upstream: ProxyConfig.HostPort) -> Assignment {
+        var nodes = clusters[cluster] ?? [:]
+        defer { clusters[cluster] = nodes }
+        if let node = nodes[nodeId] {
+            nodes[nodeId]?.upstream = upstream
+            return .existing(slotPorts[node.slot])
         }
-        guard let port = portRange.first(where: { !reserved.contains($0) && !unusable.contains($0) }) else {
+        let taken = Set(nodes.values.map(\.slot))
+        let slot = (0...slotPorts.count).first { !taken.contains($0) }!
+        nodes[nodeId] = Node(slot: slot, upstream: upstream)
+        if slot < slotPorts.count { return .existing(slotPorts[slot]) }
+        guard let port = nextFreePort() else {
+            nodes[nodeId] = nil
             return .exhausted
         }
-        reserved.insert(port)
-        byNode[nodeId] = Entry(nodeId: nodeId, port: port, upstream: upstream)
-        return .needsListener(port)
+        slotPorts.append(port)
+        return .needsListener(port: port, slot: slot)
     }
 
-    /// The port could not be bound (another process holds it): never offer it again.
-    public mutating func listenerFailed(nodeId: Int32, port: UInt16) {
-        unusable.insert(port)
-        reserved.remove(port)
-        if byNode[nodeId]?.port == port { byNode[nodeId] = nil }
+    /// The port could not be bound (another process holds it): drop it and never offer it again.
+    public mutating func listenerFailed(slot: Int) {
+        guard slot == slotPorts.count - 1 else { return }
+        unusable.insert(slotPorts.removeLast())
+        for name in clusters.keys {
+            clusters[name] = clusters[name]!.filter { $0.value.slot != slot }
+        }
     }
 
-    public func upstream(forNode nodeId: Int32) -> ProxyConfig.HostPort? {
-        byNode[nodeId]?.upstream
+    private func nextFreePort() -> UInt16? {
+        let used = Set(slotPorts)
+        return portRange.first { !used.contains($0) && !unusable.contains($0) }
     }
 
-    public func node(forPort port: UInt16) -> Int32? {
-        byNode.values.first { $0.port == port }?.nodeId
+    public func slot(forPort port: UInt16) -> Int? { slotPorts.firstIndex(of: port) }
+
+    /// The broker of `cluster` behind the port, if that cluster has one in that slot.
+    public func upstream(cluster: String, port: UInt16) -> (nodeId: Int32, address: ProxyConfig.HostPort)? {
+        guard let slot = slot(forPort: port),
+              let (nodeId, node) = clusters[cluster]?.first(where: { $0.value.slot == slot }) else { return nil }
+        return (nodeId, node.upstream)
     }
 
     public var entries: [Entry] {
-        byNode.values.sorted { $0.port < $1.port }
+        clusters.flatMap { name, nodes in
+            nodes.map { Entry(cluster: name, nodeId: $0.key, port: slotPorts[$0.value.slot], upstream: $0.value.upstream) }
+        }.sorted { ($0.port, $0.cluster) < ($1.port, $1.cluster) }
     }
 }

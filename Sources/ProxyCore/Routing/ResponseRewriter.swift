@@ -16,10 +16,12 @@ public struct ResponseRewriter: Sendable {
 
     /// - Parameters:
     ///   - payload: the response frame after its size prefix (header + body).
+    ///   - clearLeaderEpochs: hide Metadata leader epochs (when clients may be moved to another cluster).
     ///   - localPort: the proxy port standing for a broker; throws when none can be given.
     public func rewrite(
         request: InflightRequest,
         payload: [UInt8],
+        clearLeaderEpochs: Bool = false,
         localPort: (BrokerEndpoint) throws(ProxyStreamError) -> UInt16
     ) throws(ProxyStreamError) -> [UInt8] {
         let api = ApiKey(rawValue: request.apiKey)
@@ -27,14 +29,32 @@ public struct ResponseRewriter: Sendable {
             if request.apiKey == ApiKey.apiVersions.rawValue {
                 return try rewriteApiVersions(payload: payload, version: request.apiVersion)
             }
+            // Ports go to brokers in node id order, not response order, so the n-th broker of
+            // every cluster lands on the same port (see AddressMap).
+            var ports: [Int32: UInt16] = [:]
+            if request.apiKey == ApiKey.metadata.rawValue || request.apiKey == ApiKey.describeCluster.rawValue {
+                var seen: [BrokerEndpoint] = []
+                _ = try EndpointRewriting.rewriteResponse(apiKey: request.apiKey, apiVersion: request.apiVersion,
+                                                          payload: payload) { seen.append($0) }
+                for endpoint in seen.sorted(by: { $0.nodeId < $1.nodeId }) {
+                    ports[endpoint.nodeId] = try localPort(endpoint)
+                }
+            }
             var failure: ProxyStreamError?
             let host = advertisedHost
             let rewritten = try EndpointRewriting.rewriteResponse(
-                apiKey: request.apiKey, apiVersion: request.apiVersion, payload: payload
+                apiKey: request.apiKey, apiVersion: request.apiVersion, payload: payload,
+                clearLeaderEpochs: clearLeaderEpochs
             ) { endpoint in
                 guard failure == nil else { return }
                 do throws(ProxyStreamError) {
-                    endpoint.port = Int32(try localPort(endpoint))
+                    let port: UInt16
+                    if let known = ports[endpoint.nodeId] {
+                        port = known
+                    } else {
+                        port = try localPort(endpoint)
+                    }
+                    endpoint.port = Int32(port)
                     endpoint.host = host
                 } catch {
                     failure = error

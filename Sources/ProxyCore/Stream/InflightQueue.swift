@@ -5,12 +5,15 @@ public struct InflightRequest: Sendable, Equatable {
     public var apiVersion: Int16
     /// Monotonic nanoseconds when the request header was seen, for the latency histogram.
     public var startNanos: UInt64
+    /// Sent by the proxy itself (not by the client): its response goes to the proxy, never to the client.
+    public var fromProxy: Bool
 
-    public init(correlationId: Int32, apiKey: Int16, apiVersion: Int16, startNanos: UInt64) {
+    public init(correlationId: Int32, apiKey: Int16, apiVersion: Int16, startNanos: UInt64, fromProxy: Bool = false) {
         self.correlationId = correlationId
         self.apiKey = apiKey
         self.apiVersion = apiVersion
         self.startNanos = startNanos
+        self.fromProxy = fromProxy
     }
 }
 

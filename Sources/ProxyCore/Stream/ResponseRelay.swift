@@ -42,12 +42,15 @@ public struct ResponseRelay: Sendable {
     ///   - rewrite: turns a whole collected frame (size prefix excluded) into the bytes to send
     ///     (size prefix excluded; the relay writes the new one).
     ///   - onResponse: called once per response, when its header has been checked.
+    ///   - onProxyResponse: the whole payload answering a request the proxy sent itself; the
+    ///     client never sees it.
     public mutating func relay(
         _ chunk: UnsafeRawBufferPointer,
         inflight: inout InflightQueue,
         needsRewrite: (InflightRequest) -> Bool,
         rewrite: (InflightRequest, [UInt8]) throws(ProxyStreamError) -> [UInt8],
         onResponse: (InflightRequest, Int) -> Void,
+        onProxyResponse: (InflightRequest, [UInt8]) throws(ProxyStreamError) -> Void = { _, _ in },
         emit: (RelayOutput) -> Void
     ) throws(ProxyStreamError) {
         var index = 0
@@ -66,7 +69,7 @@ public struct ResponseRelay: Sendable {
                 guard let head = inflight.popFirst() else {
                     throw ProxyStreamError(.unexpectedResponse, "broker sent a response to no outstanding request")
                 }
-                if needsRewrite(head) {
+                if head.fromProxy || needsRewrite(head) {
                     flushPassed(upTo: index)
                     collected.removeAll(keepingCapacity: true)
                     mode = .collecting(request: head, frameBytes: nil)
@@ -136,6 +139,12 @@ public struct ResponseRelay: Sendable {
                 guard correlationId == request.correlationId else {
                     throw ProxyStreamError(.correlationMismatch,
                         "response correlation id \(correlationId), expected \(request.correlationId)")
+                }
+                if request.fromProxy {
+                    try onProxyResponse(request, payload)
+                    collected.removeAll(keepingCapacity: collected.capacity <= 1 << 16)
+                    mode = .idle
+                    continue
                 }
                 onResponse(request, total)
                 let rewritten = try rewrite(request, payload)

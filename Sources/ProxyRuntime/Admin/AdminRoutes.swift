@@ -26,45 +26,20 @@ enum AdminRoutes {
 
     /// Ready when the listeners are up and the newest probe of the active cluster succeeded.
     static func readiness(_ server: ProxyServer) -> (Bool, String) {
-        let cluster = server.context.config.activeCluster
+        let cluster = server.context.running.activeCluster
         guard server.isListening else { return (false, "not listening") }
-        guard let probe = server.probe.latest else { return (false, "cluster \(cluster): not probed yet") }
+        guard let probe = server.probeResult(cluster: cluster) else { return (false, "cluster \(cluster): not probed yet") }
         if probe.ok { return (true, "ready: cluster \(cluster) answered (\(probe.broker))") }
         return (false, "cluster \(cluster) unreachable: \(probe.detail)")
     }
 
     static func status(_ server: ProxyServer) -> JSONValue {
         let context = server.context
-        let config = context.config
+        let running = context.running
         let counts = context.sessions.countsByRoute
-        var listeners: [JSONValue] = [
-            .object([
-                ("kind", .string("bootstrap")),
-                ("address", .string(ProxyConfig.HostPort(host: config.listener.advertisedHost, port: config.listener.bootstrapPort).description)),
-                ("port", .int(Int64(config.listener.bootstrapPort))),
-                ("upstream", .array(config.active.bootstrapServers.map { .string($0.description) })),
-            ]),
-        ]
-        for entry in context.directory.entries {
-            listeners.append(.object([
-                ("kind", .string("broker")),
-                ("address", .string(ProxyConfig.HostPort(host: config.listener.advertisedHost, port: entry.port).description)),
-                ("port", .int(Int64(entry.port))),
-                ("nodeId", .int(Int64(entry.nodeId))),
-                ("upstream", .string(entry.upstream.description)),
-            ]))
-        }
-        let probe: JSONValue = server.probe.latest.map { result in
-            .object([
-                ("ok", .bool(result.ok)),
-                ("broker", .string(result.broker)),
-                ("detail", .string(result.detail)),
-                ("ageSeconds", .double(Double(DispatchTime.now().uptimeNanoseconds &- result.atNanos) / 1e9)),
-            ])
-        } ?? .null
         return .object([
-            ("activeCluster", .string(config.activeCluster)),
-            ("configGeneration", .int(Int64(server.configGeneration))),
+            ("activeCluster", .string(running.activeCluster)),
+            ("configGeneration", .int(Int64(running.generation))),
             ("ready", .bool(readiness(server).0)),
             ("connections", .object([
                 ("active", .int(Int64(counts.bootstrap + counts.broker))),
@@ -72,15 +47,90 @@ enum AdminRoutes {
                 ("broker", .int(Int64(counts.broker))),
                 ("total", .int(Int64(context.sessions.totalAccepted))),
             ])),
-            ("clusters", .array(config.clusters.map { cluster in
-                .object([
-                    ("name", .string(cluster.name)),
-                    ("bootstrapServers", .array(cluster.bootstrapServers.map { .string($0.description) })),
-                    ("active", .bool(cluster.name == config.activeCluster)),
-                ])
-            })),
-            ("probe", probe),
-            ("listeners", .array(listeners)),
+            ("clusters", .array(running.config.clusters.map { clusterStatus($0, running: running, server: server) })),
+            ("failover", failoverStatus(server, running: running)),
+            ("lastReload", reloadStatus(server.lastReload)),
+            ("listeners", .array(listeners(server, running: running))),
         ])
+    }
+
+    private static func clusterStatus(_ cluster: ProxyConfig.Cluster, running: RunningConfig,
+                                      server: ProxyServer) -> JSONValue {
+        let probe = server.probeResult(cluster: cluster.name)
+        let probeJSON: JSONValue
+        if let probe {
+            let age = Double(DispatchTime.now().uptimeNanoseconds &- probe.atNanos) / 1e9
+            probeJSON = .object([
+                ("ok", .bool(probe.ok)),
+                ("broker", .string(probe.broker)),
+                ("detail", .string(probe.detail)),
+                ("ageSeconds", .double(age)),
+            ])
+        } else {
+            probeJSON = .null
+        }
+        let healthy: JSONValue = probe.map { .bool($0.ok) } ?? .null
+        return .object([
+            ("name", .string(cluster.name)),
+            ("active", .bool(cluster.name == running.activeCluster)),
+            ("healthy", healthy),
+            ("bootstrapServers", .array(cluster.bootstrapServers.map { .string($0.description) })),
+            ("probe", probeJSON),
+        ])
+    }
+
+    private static func failoverStatus(_ server: ProxyServer, running: RunningConfig) -> JSONValue {
+        let failover = running.config.failover
+        var fields: [(String, JSONValue)] = [
+            ("mode", .string(failover.mode.rawValue)),
+            ("failback", .string(failover.failback.rawValue)),
+            ("order", .array(running.config.clusterPreference.map { .string($0) })),
+            ("configuredActiveCluster", .string(running.config.activeCluster)),
+        ]
+        if let last = server.lastSwitch {
+            fields.append(("lastSwitch", .object([
+                ("from", .string(last.change.from)),
+                ("to", .string(last.change.to)),
+                ("reason", .string(last.change.reason.rawValue)),
+                ("atUnixSeconds", .int(Int64(last.atUnixSeconds))),
+            ])))
+        } else {
+            fields.append(("lastSwitch", .null))
+        }
+        return .object(fields)
+    }
+
+    private static func reloadStatus(_ record: ProxyServer.ReloadRecord?) -> JSONValue {
+        guard let record else { return .null }
+        return .object([
+            ("result", .string(record.ok ? "success" : "error")),
+            ("error", record.error.map { .string($0) } ?? .null),
+            ("restartRequired", .array(record.restartRequired.map { .string($0) })),
+            ("atUnixSeconds", .int(Int64(record.atUnixSeconds))),
+        ])
+    }
+
+    private static func listeners(_ server: ProxyServer, running: RunningConfig) -> [JSONValue] {
+        let listener = running.config.listener
+        var result: [JSONValue] = [
+            .object([
+                ("kind", .string("bootstrap")),
+                ("address", .string(ProxyConfig.HostPort(host: listener.advertisedHost, port: listener.bootstrapPort).description)),
+                ("port", .int(Int64(listener.bootstrapPort))),
+                ("upstream", .array(running.active.bootstrapServers.map { .string($0.description) })),
+            ]),
+        ]
+        for entry in server.context.directory.entries {
+            result.append(.object([
+                ("kind", .string("broker")),
+                ("address", .string(ProxyConfig.HostPort(host: listener.advertisedHost, port: entry.port).description)),
+                ("port", .int(Int64(entry.port))),
+                ("cluster", .string(entry.cluster)),
+                ("active", .bool(entry.cluster == running.activeCluster)),
+                ("nodeId", .int(Int64(entry.nodeId))),
+                ("upstream", .string(entry.upstream.description)),
+            ]))
+        }
+        return result
     }
 }

@@ -7,57 +7,68 @@ import CProxyShims
 import Dispatch
 import Logging
 import ProxyCore
+import ProxyTLS
 import Synchronization
 
 /// The outcome of the newest probe of a cluster.
 struct ProbeResult: Sendable {
+    var cluster: String = ""
     var ok: Bool
     var atNanos: UInt64
     var broker: String
     var detail: String
 }
 
-/// Probes a cluster every few seconds: connect to a bootstrap server, send ApiVersions v0, wait
-/// for its answer. Its result is what /readyz reports. Confined to `queue`, except `latest`.
+/// Probes one cluster every `intervalSeconds`: connect to a bootstrap server, send ApiVersions v0,
+/// wait for its answer. Results feed /readyz and the failover controller. Confined to `queue`,
+/// except `latest`.
 final class ClusterProbe: @unchecked Sendable {
     private let queue = DispatchQueue(label: "kafka-proxy.probe")
-    private let logger: Logger
-    private let intervalSeconds: Int
     private let timeoutSeconds: Int
+    private let onResult: @Sendable (ProbeResult) -> Void
+    private var intervalSeconds = 0
     private var timer: (any DispatchSourceTimer)?
     private var cluster: ProxyConfig.Cluster?
     private var attempt: ProbeAttempt?
     private var generation = 0
     private let latestResult = Mutex<ProbeResult?>(nil)
+    /// TLS clusters are probed over TLS (the same material and verification as connections).
+    private let tls: TLSMaterials?
 
-    init(logger: Logger, intervalSeconds: Int = 5, timeoutSeconds: Int = 5) {
-        self.logger = logger
-        self.intervalSeconds = intervalSeconds
+    init(timeoutSeconds: Int = 5, tls: TLSMaterials? = nil, onResult: @escaping @Sendable (ProbeResult) -> Void) {
         self.timeoutSeconds = timeoutSeconds
+        self.tls = tls
+        self.onResult = onResult
     }
 
     var latest: ProbeResult? { latestResult.withLock { $0 } }
 
-    func start(cluster: ProxyConfig.Cluster) {
+    /// Starts probing, or re-targets a running probe (new bootstrap servers or interval).
+    func start(cluster: ProxyConfig.Cluster, intervalSeconds: Int) {
         queue.async { [self] in
+            if self.cluster == cluster && self.intervalSeconds == intervalSeconds && timer != nil { return }
+            let retarget = self.cluster != cluster
             self.cluster = cluster
-            generation += 1
-            latestResult.withLock { $0 = nil }
+            self.intervalSeconds = intervalSeconds
+            if retarget {
+                generation += 1
+                attempt?.cancel()
+                attempt = nil
+            }
             if timer == nil {
                 let timer = DispatchSource.makeTimerSource(queue: queue)
                 timer.setEventHandler { [weak self] in self?.probeNow() }
-                timer.schedule(deadline: .now(), repeating: .seconds(intervalSeconds), leeway: .milliseconds(200))
                 timer.activate()
                 self.timer = timer
-            } else {
-                probeNow()
             }
+            timer?.schedule(deadline: .now(), repeating: .seconds(intervalSeconds), leeway: .milliseconds(100))
         }
     }
 
     func stop() {
         queue.async { [self] in
             timer?.cancel()
+            timer?.setEventHandler(handler: nil)
             timer = nil
             attempt?.cancel()
             attempt = nil
@@ -82,44 +93,46 @@ final class ClusterProbe: @unchecked Sendable {
             }
             queue.async { [self, candidates, errors] in
                 guard generation == self.generation else { return }
-                tryNext(candidates[...], errors: errors, generation: generation, cluster: cluster.name)
+                tryNext(candidates[...], errors: errors, generation: generation)
             }
         }
     }
 
-    private func tryNext(_ candidates: ArraySlice<(String, SocketAddress)>, errors: [String], generation: Int,
-                         cluster: String) {
+    private func tryNext(_ candidates: ArraySlice<(String, SocketAddress)>, errors: [String], generation: Int) {
         guard let (name, address) = candidates.first else {
             record(ProbeResult(ok: false, atNanos: DispatchTime.now().uptimeNanoseconds, broker: "",
-                               detail: errors.joined(separator: "; ")), cluster: cluster)
+                               detail: errors.joined(separator: "; ")))
             return
         }
-        let attempt = ProbeAttempt(address: address, queue: queue, timeoutSeconds: timeoutSeconds) { [self] result in
+        var engine: TLSEngine?
+        if let tls, let cluster {
+            do throws(TLSError) {
+                engine = try tls.clientEngine(cluster: cluster, host: hostOf(name))
+            } catch {
+                tryNext(candidates.dropFirst(), errors: errors + ["\(name): TLS: \(error.message)"], generation: generation)
+                return
+            }
+        }
+        let attempt = ProbeAttempt(address: address, queue: queue, timeoutSeconds: timeoutSeconds, tls: engine) { [self] result in
             self.attempt = nil
             guard generation == self.generation else { return }
             switch result {
             case .success:
                 record(ProbeResult(ok: true, atNanos: DispatchTime.now().uptimeNanoseconds, broker: name,
-                                   detail: "ApiVersions answered"), cluster: cluster)
+                                   detail: "ApiVersions answered"))
             case .failure(let error):
-                tryNext(candidates.dropFirst(), errors: errors + ["\(name): \(error)"], generation: generation,
-                        cluster: cluster)
+                tryNext(candidates.dropFirst(), errors: errors + ["\(name): \(error)"], generation: generation)
             }
         }
         self.attempt = attempt
         attempt.start()
     }
 
-    private func record(_ result: ProbeResult, cluster: String) {
-        let previous = latestResult.withLock { latest in
-            defer { latest = result }
-            return latest
-        }
-        if result.ok && previous?.ok != true {
-            logger.info("cluster \(cluster) is reachable (\(result.broker))")
-        } else if !result.ok && previous?.ok != false {
-            logger.warning("cluster \(cluster) is unreachable: \(result.detail)")
-        }
+    private func record(_ result: ProbeResult) {
+        var result = result
+        result.cluster = cluster?.name ?? ""
+        latestResult.withLock { [result] in $0 = result }
+        onResult(result)
     }
 }
 
@@ -134,15 +147,17 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
     private let timeoutSeconds: Int
     private let completion: (Result<Void, ProbeError>) -> Void
     private var channel: SocketChannel?
+    private let tls: TLSEngine?
     private var timer: (any DispatchSourceTimer)?
     private var received: [UInt8] = []
     private var done = false
     private var sent = false
     private static let correlationId: Int32 = 0x6b70_7278
 
-    init(address: SocketAddress, queue: DispatchQueue, timeoutSeconds: Int,
+    init(address: SocketAddress, queue: DispatchQueue, timeoutSeconds: Int, tls: TLSEngine? = nil,
          completion: @escaping (Result<Void, ProbeError>) -> Void) {
         self.address = address
+        self.tls = tls
         self.queue = queue
         self.timeoutSeconds = timeoutSeconds
         self.completion = completion
@@ -168,6 +183,7 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
         let channel = SocketChannel(fd: fd, queue: queue)
         channel.delegate = self
         self.channel = channel
+        if let tls { channel.startTLS(tls) }  // channelWritable then comes after the handshake
         channel.awaitConnect()
     }
 

@@ -6,18 +6,6 @@ import Musl
 import Logging
 import ProxyCore
 
-/// Logging backends selected by `logging.format`; both write one line per event to stderr.
-public enum LogBootstrap {
-    public static func makeHandler(label: String, format: ProxyConfig.LogFormat, level: ProxyConfig.LogLevel) -> any LogHandler {
-        var handler: any LogHandler = switch format {
-        case .text: StreamLogHandler.standardError(label: label)
-        case .json: JSONLogHandler(label: label)
-        }
-        handler.logLevel = Logger.Level(level)
-        return handler
-    }
-}
-
 extension Logger.Level {
     public init(_ level: ProxyConfig.LogLevel) {
         switch level {

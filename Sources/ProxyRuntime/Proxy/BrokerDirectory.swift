@@ -20,19 +20,19 @@ final class BrokerDirectory: Sendable {
     }
 
     private let state: Mutex<State>
-    private let startListener: @Sendable (_ port: UInt16, _ nodeId: Int32) throws(ListenError) -> Listener
+    private let startListener: @Sendable (_ port: UInt16) throws(ListenError) -> Listener
     private let onListenerFailure: @Sendable (ListenError) -> Void
 
     init(portRange: ClosedRange<UInt16>,
-         startListener: @escaping @Sendable (UInt16, Int32) throws(ListenError) -> Listener,
+         startListener: @escaping @Sendable (UInt16) throws(ListenError) -> Listener,
          onListenerFailure: @escaping @Sendable (ListenError) -> Void) {
         state = Mutex(State(map: AddressMap(portRange: portRange)))
         self.startListener = startListener
         self.onListenerFailure = onListenerFailure
     }
 
-    /// The local port that stands for this broker, starting its listener on first sight.
-    func localPort(for endpoint: BrokerEndpoint) throws(Failure) -> UInt16 {
+    /// The local port that stands for this broker of `cluster`, starting its listener on first use.
+    func localPort(cluster: String, endpoint: BrokerEndpoint) throws(Failure) -> UInt16 {
         guard endpoint.port > 0, endpoint.port <= Int32(UInt16.max) else {
             throw Failure(description: "broker \(endpoint.nodeId) advertises invalid port \(endpoint.port)")
         }
@@ -40,28 +40,29 @@ final class BrokerDirectory: Sendable {
         let result: Result<UInt16, Failure> = state.withLock { state in
             while true {
                 guard !state.closed else { return .failure(Failure(description: "proxy is shutting down")) }
-                switch state.map.assign(nodeId: endpoint.nodeId, upstream: upstream) {
+                switch state.map.assign(cluster: cluster, nodeId: endpoint.nodeId, upstream: upstream) {
                 case .existing(let port):
                     return .success(port)
-                case .needsListener(let port):
+                case .needsListener(let port, let slot):
                     do throws(ListenError) {
-                        state.listeners[port] = try startListener(port, endpoint.nodeId)
+                        state.listeners[port] = try startListener(port)
                         return .success(port)
                     } catch {
                         onListenerFailure(error)
-                        state.map.listenerFailed(nodeId: endpoint.nodeId, port: port)
+                        state.map.listenerFailed(slot: slot)
                     }
                 case .exhausted:
                     return .failure(Failure(description:
-                        "no free port left in listener.brokerPorts \(state.map.portRange) for broker \(endpoint.nodeId)"))
+                        "no free port left in listener.brokerPorts \(state.map.portRange) for broker \(endpoint.nodeId) of cluster \(cluster)"))
                 }
             }
         }
         return try result.get()
     }
 
-    func upstream(forNode nodeId: Int32) -> ProxyConfig.HostPort? {
-        state.withLock { $0.map.upstream(forNode: nodeId) }
+    /// The broker of `cluster` that a connection to local `port` should reach, if that cluster has one there.
+    func upstream(cluster: String, port: UInt16) -> (nodeId: Int32, address: ProxyConfig.HostPort)? {
+        state.withLock { $0.map.upstream(cluster: cluster, port: port) }
     }
 
     var entries: [AddressMap.Entry] {

@@ -2,6 +2,21 @@ import Logging
 import ProxyCore
 import Synchronization
 
+/// The config in force and the cluster traffic goes to. The active cluster can differ from the
+/// file's `activeCluster` in automatic failover mode.
+struct RunningConfig: Sendable {
+    var config: ProxyConfig
+    var activeCluster: String
+    /// Incremented by every config applied; 1 for the config the process started with.
+    var generation: Int
+
+    var active: ProxyConfig.Cluster { config.cluster(named: activeCluster) ?? config.active }
+
+    /// Leader epochs of one cluster mean nothing on another, so they are hidden from clients whenever
+    /// the proxy might move them (see EndpointRewriting.rewriteResponse).
+    var hidesLeaderEpochs: Bool { config.clusters.count > 1 }
+}
+
 /// What every connection shares: the running config, the broker directory, metrics.
 final class ProxyContext: Sendable {
     let logger: Logger
@@ -9,19 +24,28 @@ final class ProxyContext: Sendable {
     let directory: BrokerDirectory
     let rewriter: ResponseRewriter
     let sessions: SessionRegistry
+    let producerIds = ProducerIdRegistry()
+    /// Listener and per-cluster TLS material, reloaded when its files change.
+    let tls: TLSMaterials
     let connectTimeoutSeconds = 10
-    private let currentConfig: Mutex<ProxyConfig>
+    private let state: Mutex<RunningConfig>
 
     init(config: ProxyConfig, logger: Logger, metrics: ProxyMetrics, directory: BrokerDirectory) {
         self.logger = logger
         self.metrics = metrics
         self.directory = directory
-        self.currentConfig = Mutex(config)
+        state = Mutex(RunningConfig(config: config, activeCluster: config.activeCluster, generation: 1))
         rewriter = ResponseRewriter(advertisedHost: config.listener.advertisedHost)
         sessions = SessionRegistry()
+        tls = TLSMaterials(logger: logger)
     }
 
-    var config: ProxyConfig { currentConfig.withLock { $0 } }
+    var running: RunningConfig { state.withLock { $0 } }
+    var config: ProxyConfig { state.withLock { $0.config } }
+
+    func update(_ body: (inout RunningConfig) -> Void) {
+        state.withLock { body(&$0) }
+    }
 
     func sessionClosed(_ session: ProxySession) {
         sessions.remove(session)
@@ -37,15 +61,9 @@ final class SessionRegistry: Sendable {
 
     func makeId() -> UInt64 { nextId.wrappingAdd(1, ordering: .relaxed).oldValue }
 
-    /// Adds the session unless `limit` sessions are open already.
-    func add(_ session: ProxySession, limit: Int) -> Bool {
-        let added = sessions.withLock { sessions in
-            guard sessions.count < limit else { return false }
-            sessions[session.id] = session
-            return true
-        }
-        if added { accepted.add(1, ordering: .relaxed) }
-        return added
+    func add(_ session: ProxySession) {
+        sessions.withLock { $0[session.id] = session }
+        accepted.add(1, ordering: .relaxed)
     }
 
     func remove(_ session: ProxySession) {

@@ -10,68 +10,97 @@ import Prometheus
 import ProxyCore
 import Synchronization
 
-/// The running proxy: the bootstrap listener, per-broker listeners (through the directory),
-/// the admin endpoint and the active-cluster probe, wired to the connections they accept.
+/// The running proxy: the bootstrap listener, per-broker listeners (through the directory), the
+/// admin endpoint, cluster probes, config reloads and cluster switches.
+///
+/// Reloads, probe results and switches are handled one at a time on `controlQueue`; the decisions
+/// come from the pure `FailoverController`, and this type carries them out.
 public final class ProxyServer: Sendable {
     public struct StartError: Error, CustomStringConvertible {
         public var description: String
     }
 
-    let context: ProxyContext
-    let group: EventLoopGroup
-    let loopMetrics: [LoopMetrics]
-    let probe: ClusterProbe
-    private let acceptQueue = DispatchQueue(label: "kafka-proxy.accept")
-    private let bindAddress: SocketAddress
-    private let state = Mutex<State>(State())
-    private let rejectLog = Mutex<UInt64>(0)
+    struct ReloadRecord: Sendable {
+        var ok: Bool
+        var error: String?
+        var restartRequired: [String]
+        var atUnixSeconds: Int
+    }
+
+    struct SwitchRecord: Sendable {
+        var change: FailoverController.Switch
+        var atUnixSeconds: Int
+    }
 
     private struct State {
         var bootstrapListener: Listener?
         var admin: AdminServer?
         var stopping = false
+        var probes: [String: ClusterProbe] = [:]
+        var controller: FailoverController
+        var lastReload: ReloadRecord?
+        var lastSwitch: SwitchRecord?
     }
 
+    let context: ProxyContext
+    let group: EventLoopGroup
+    let loopMetrics: [LoopMetrics]
+    let failoverMetrics: FailoverMetrics
+    private let acceptQueue = DispatchQueue(label: "kafka-proxy.accept")
+    private let controlQueue = DispatchQueue(label: "kafka-proxy.control")
+    private let bindAddress: SocketAddress
+    private let state: Mutex<State>
+    private let rejectLog = Mutex<UInt64>(0)
+    private let onLoggingChange: @Sendable (ProxyConfig.Logging) -> Void
+
     public init(config: ProxyConfig, logger: Logger, registry: PrometheusCollectorRegistry,
-                loops: Int = ProcessInfoShim.activeProcessorCount) throws(StartError) {
+                loops: Int = ProcessInfoShim.activeProcessorCount,
+                onLoggingChange: @escaping @Sendable (ProxyConfig.Logging) -> Void = { _ in }) throws(StartError) {
         let metrics = ProxyMetrics(registry: registry)
         let group = EventLoopGroup(count: loops)
         self.group = group
+        self.onLoggingChange = onLoggingChange
         loopMetrics = group.loops.map { _ in LoopMetrics(metrics: metrics) }
+        failoverMetrics = FailoverMetrics(registry: registry)
+        state = Mutex(State(controller: FailoverController(config: config)))
         do {
             bindAddress = try SocketAddress.resolve(host: config.listener.host, port: 0, passive: true)[0]
         } catch {
             throw StartError(description: "listener.host: \(error)")
         }
 
-        // The directory starts broker listeners lazily; they accept into `admit`, which needs
-        // `self`: route through a box filled in once init is done.
+        // Broker listeners start lazily and accept into `admit`, which needs `self`: route through
+        // a box filled in once init is done.
         let admitBox = AdmitBox()
         let bindAddress = self.bindAddress
         let acceptQueue = self.acceptQueue
         let directory = BrokerDirectory(
             portRange: config.listener.brokerPorts,
-            startListener: { port, nodeId throws(ListenError) in
+            startListener: { port throws(ListenError) in
                 var address = bindAddress
                 address.port = port
                 let listener = try Listener(address: address, queue: acceptQueue,
-                    onAccept: { fd, peer in admitBox.admit?(fd, peer, .broker(nodeId: nodeId)) },
+                    onAccept: { fd, peer in admitBox.admit?(fd, peer, .broker(port: port)) },
                     onError: { error in logger.error("accept on broker port \(port) failed: \(error)") })
-                logger.info("listening for broker \(nodeId) on \(address)")
+                logger.info("listening for broker connections on \(address)")
                 return listener
             },
             onListenerFailure: { error in logger.warning("\(error); trying the next port of listener.brokerPorts") })
         context = ProxyContext(config: config, logger: logger, metrics: metrics, directory: directory)
-        probe = ClusterProbe(logger: logger)
         admitBox.admit = { [weak self] fd, peer, route in self?.admit(fd: fd, peer: peer, route: route) }
     }
 
-    /// Binds the bootstrap and admin listeners and starts probing the active cluster.
+    /// Binds the bootstrap and admin listeners and starts probing the clusters.
     public func start() throws(StartError) {
         let config = context.config
         var address = bindAddress
         address.port = config.listener.bootstrapPort
         let logger = context.logger
+        do {
+            try context.tls.apply(config)
+        } catch {
+            throw StartError(description: error.description)
+        }
         let bootstrap: Listener
         do {
             bootstrap = try Listener(address: address, queue: acceptQueue,
@@ -93,41 +122,49 @@ public final class ProxyServer: Sendable {
         }
         logger.info("listening for clients on \(address), cluster \(config.activeCluster) at \(config.active.bootstrapServers.map(\.description).joined(separator: ","))")
         logger.info("admin endpoint on http://\(config.admin.listen)")
-        probe.start(cluster: config.active)
+        failoverMetrics.setActive(config.activeCluster, among: config.clusters.map(\.name))
+        controlQueue.async { [self] in reconcileProbes(config) }
     }
 
+    // MARK: connections
+
     private func admit(fd: Int32, peer: SocketAddress, route: Route) {
-        let config = context.config
+        let running = context.running
         if state.withLock({ $0.stopping }) {
             Glibc.close(fd)
             return
         }
-        guard context.sessions.count < config.limits.maxConnections else {
+        // Only this (accept) queue adds sessions, so the count cannot grow between check and add.
+        guard context.sessions.count < running.config.limits.maxConnections else {
             Glibc.close(fd)
             context.metrics.connectionsRejected.increment()
-            logRejection(limit: config.limits.maxConnections)
+            logRejection(limit: running.config.limits.maxConnections)
             return
         }
         let loop = group.nextLoop()
         let session = ProxySession(id: context.sessions.makeId(), fd: fd, clientAddress: peer, route: route,
+                                   cluster: running.activeCluster, hidesLeaderEpochs: running.hidesLeaderEpochs,
                                    loop: loop, loopMetrics: loopMetrics[loop.index], context: context,
-                                   limits: config.limits)
-        // Only this queue adds sessions, so the count checked above cannot have grown.
-        _ = context.sessions.add(session, limit: Int.max)
+                                   limits: running.config.limits)
+        context.sessions.add(session)
         context.metrics.connectionsTotal.increment()
         context.metrics.connectionsActive.increment()
-        let upstreams = upstreams(for: route, config: config)
+        let upstreams = upstreams(for: route, running: running)
         session.queue.async { session.start(upstreams: upstreams) }
     }
 
-    private func upstreams(for route: Route, config: ProxyConfig) -> [ProxyConfig.HostPort] {
+    private func upstreams(for route: Route, running: RunningConfig) -> [ProxyConfig.HostPort] {
+        let servers = running.active.bootstrapServers
         switch route {
-        case .broker(let nodeId):
-            if let address = context.directory.upstream(forNode: nodeId) { return [address] }
-            return config.active.bootstrapServers
+        case .broker(let port):
+            // The active cluster's broker in this port's slot; a cluster with fewer brokers has
+            // none there, and the client, sent to a bootstrap server, learns the current brokers.
+            if let (_, address) = context.directory.upstream(cluster: running.activeCluster, port: port) {
+                return [address]
+            }
+            return servers
         case .bootstrap:
-            // Rotate so bootstrap connections spread over the servers and a dead first server is not always tried first.
-            let servers = config.active.bootstrapServers
+            // Rotate so connections spread over the servers and a dead first server is not always tried first.
             guard servers.count > 1 else { return servers }
             let start = Int(context.sessions.totalAccepted % UInt64(servers.count))
             return Array(servers[start...] + servers[..<start])
@@ -147,15 +184,151 @@ public final class ProxyServer: Sendable {
         }
     }
 
+    // MARK: reload
+
+    /// Reads and validates the file, then applies it; a broken file is reported and changes nothing.
+    public func reload(path: String, trigger: String) {
+        controlQueue.async { [self] in
+            guard !state.withLock({ $0.stopping }) else { return }
+            let loaded: ProxyConfig
+            do throws(ConfigErrors) {
+                loaded = try ConfigLoader.load(path: path)
+            } catch {
+                let reason = error.errors.map(\.description).joined(separator: "; ")
+                context.logger.warning("config reload (\(trigger)) rejected, keeping the running config: \(reason)")
+                failoverMetrics.reloads(ok: false)
+                state.withLock {
+                    $0.lastReload = ReloadRecord(ok: false, error: reason, restartRequired: [], atUnixSeconds: Self.unixNow())
+                }
+                return
+            }
+            apply(loaded, trigger: trigger)
+        }
+    }
+
+    /// On `controlQueue`.
+    private func apply(_ loaded: ProxyConfig, trigger: String) {
+        let old = context.running
+        guard loaded != old.config else {
+            context.logger.debug("config reload (\(trigger)): nothing changed")
+            return
+        }
+        var effective = loaded
+        var restartRequired: [String] = []
+        if loaded.listener != old.config.listener {
+            restartRequired.append("listener")
+            effective.listener = old.config.listener
+        }
+        if loaded.admin != old.config.admin {
+            restartRequired.append("admin")
+            effective.admin = old.config.admin
+        }
+        if !restartRequired.isEmpty {
+            context.logger.warning("config reload: changes to \(restartRequired.joined(separator: ", ")) need a restart and are ignored until then")
+        }
+        let change = state.withLock { $0.controller.configApplied(effective) }
+        var generation = 0
+        context.update { running in
+            running.config = effective
+            running.generation += 1
+            if let change { running.activeCluster = change.to }
+            generation = running.generation
+        }
+        context.logger.info("config reload (\(trigger)) applied: generation \(generation)")
+        failoverMetrics.reloads(ok: true)
+        state.withLock {
+            $0.lastReload = ReloadRecord(ok: true, error: nil, restartRequired: restartRequired, atUnixSeconds: Self.unixNow())
+        }
+        if effective.logging != old.config.logging { onLoggingChange(effective.logging) }
+        reconcileProbes(effective)
+
+        if let change {
+            perform(change)
+        } else if let before = old.config.cluster(named: old.activeCluster),
+                  let after = effective.cluster(named: old.activeCluster), before != after {
+            // Same cluster name, new bootstrap servers: reconnect everyone to them.
+            context.logger.warning("cluster \(old.activeCluster) changed its bootstrap servers: reconnecting clients")
+            drainSessions(where: { _ in true }, timeoutSeconds: effective.failover.drainTimeoutSeconds)
+        }
+    }
+
+    // MARK: failover
+
+    /// On `controlQueue`: one probe per configured cluster, at the configured interval.
+    private func reconcileProbes(_ config: ProxyConfig) {
+        let (stale, toStart) = state.withLock { state -> ([ClusterProbe], [(ClusterProbe, ProxyConfig.Cluster)]) in
+            var stale: [ClusterProbe] = []
+            for (name, probe) in state.probes where config.cluster(named: name) == nil {
+                stale.append(probe)
+                state.probes[name] = nil
+            }
+            var toStart: [(ClusterProbe, ProxyConfig.Cluster)] = []
+            for cluster in config.clusters {
+                let probe = state.probes[cluster.name] ?? ClusterProbe(tls: context.tls) { [weak self] result in
+                    guard let self else { return }
+                    controlQueue.async { self.probed(result) }
+                }
+                state.probes[cluster.name] = probe
+                toStart.append((probe, cluster))
+            }
+            return (stale, toStart)
+        }
+        for probe in stale { probe.stop() }
+        for (probe, cluster) in toStart {
+            probe.start(cluster: cluster, intervalSeconds: config.failover.healthCheckIntervalSeconds)
+        }
+    }
+
+    /// On `controlQueue`.
+    private func probed(_ result: ProbeResult) {
+        let (wasHealthy, change) = state.withLock { state in
+            let was = state.controller.isHealthy(result.cluster)
+            return (was, state.controller.probed(cluster: result.cluster, ok: result.ok, nowNanos: result.atNanos))
+        }
+        failoverMetrics.setHealthy(result.cluster, result.ok)
+        if wasHealthy != result.ok {
+            if result.ok {
+                context.logger.info("cluster \(result.cluster) is reachable (\(result.broker))")
+            } else {
+                context.logger.warning("cluster \(result.cluster) is unreachable: \(result.detail)")
+            }
+        }
+        if let change {
+            context.update { $0.activeCluster = change.to }
+            perform(change)
+        }
+    }
+
+    /// On `controlQueue`, after the running config names the new cluster: new connections already
+    /// go there; existing ones drain (no new requests, in-flight responses delivered, then closed)
+    /// and their clients reconnect through the same ports.
+    private func perform(_ change: FailoverController.Switch) {
+        let running = context.running
+        context.logger.warning("switching active cluster from \(change.from) to \(change.to) (reason: \(change.reason.rawValue))")
+        failoverMetrics.switched(change, clusters: running.config.clusters.map(\.name))
+        state.withLock { $0.lastSwitch = SwitchRecord(change: change, atUnixSeconds: Self.unixNow()) }
+        drainSessions(where: { $0.cluster != change.to }, timeoutSeconds: running.config.failover.drainTimeoutSeconds)
+    }
+
+    private func drainSessions(where predicate: (ProxySession) -> Bool, timeoutSeconds: Int) {
+        let sessions = context.sessions.all.filter(predicate)
+        if !sessions.isEmpty {
+            context.logger.info("draining \(sessions.count) connections (at most \(timeoutSeconds)s)")
+        }
+        for session in sessions { session.drain(timeoutSeconds: timeoutSeconds) }
+    }
+
+    // MARK: shutdown
+
     /// Stops accepting, drains every connection (bounded), then calls `completion` on a global queue.
     public func shutdown(drainTimeoutSeconds: Int, completion: @escaping @Sendable () -> Void) {
-        let (bootstrap, admin) = state.withLock { state in
+        let (bootstrap, admin, probes) = state.withLock { state in
             state.stopping = true
-            return (state.bootstrapListener, state.admin)
+            return (state.bootstrapListener, state.admin, Array(state.probes.values))
         }
         bootstrap?.close()
         context.directory.closeListeners()
-        probe.stop()
+        for probe in probes { probe.stop() }
         let sessions = context.sessions.all
         context.logger.info("shutting down: draining \(sessions.count) connections (at most \(drainTimeoutSeconds)s)")
         for session in sessions { session.drain(timeoutSeconds: drainTimeoutSeconds) }
@@ -179,8 +352,18 @@ public final class ProxyServer: Sendable {
 
     var isListening: Bool { state.withLock { $0.bootstrapListener != nil && !$0.stopping } }
 
-    /// Incremented by every config applied; 1 for the config the process started with.
-    var configGeneration: Int { 1 }
+    func probeResult(cluster: String) -> ProbeResult? {
+        state.withLock { $0.probes[cluster] }?.latest
+    }
+
+    var lastReload: ReloadRecord? { state.withLock { $0.lastReload } }
+    var lastSwitch: SwitchRecord? { state.withLock { $0.lastSwitch } }
+
+    static func unixNow() -> Int {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return now.tv_sec
+    }
 }
 
 private final class AdmitBox: @unchecked Sendable {

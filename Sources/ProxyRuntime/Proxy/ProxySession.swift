@@ -8,16 +8,18 @@ import Dispatch
 import KafkaProtocol
 import Logging
 import ProxyCore
+import ProxyTLS
 
 /// Which upstream a client connection is for.
 enum Route: Sendable, CustomStringConvertible {
     case bootstrap
-    case broker(nodeId: Int32)
+    /// A per-broker listener: whichever broker of the active cluster holds that port's slot.
+    case broker(port: UInt16)
 
     var description: String {
         switch self {
         case .bootstrap: "bootstrap"
-        case .broker(let nodeId): "broker \(nodeId)"
+        case .broker(let port): "broker port \(port)"
         }
     }
 }
@@ -33,6 +35,9 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
 
     let id: UInt64
     let route: Route
+    /// The cluster this connection relays to; it never changes (a switch drains the connection).
+    let cluster: String
+    private let hidesLeaderEpochs: Bool
     let clientAddress: SocketAddress
     private let loop: EventLoop
     let queue: DispatchQueue
@@ -47,6 +52,15 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private var targetNames: [String] = []
 
     private var phase = Phase.connecting
+    /// Set when producers of another cluster may arrive (after a switch): requests then pass
+    /// frame by frame so Produce batches can be moved onto this cluster's producer ids.
+    private let translatesProducers: Bool
+    private var translator = ProducerIdTranslator()
+    private var pendingRequests: [UInt8] = []
+    private var awaitingProducerId: ProducerIdTranslator.ClientProducer?
+    private var nextProxyCorrelationId = Int32.min
+    /// Highest InitProducerId version the broker offers (from the ApiVersions answer relayed to the client).
+    private var initProducerIdVersion: Int16 = 0
     private var requests: RequestObserver
     private var relay: ResponseRelay
     private var inflight = InflightQueue()
@@ -56,10 +70,13 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private let idleTimeoutNanos: UInt64
     private var drainDeadline: UInt64 = 0
 
-    init(id: UInt64, fd: Int32, clientAddress: SocketAddress, route: Route, loop: EventLoop,
-         loopMetrics: LoopMetrics, context: ProxyContext, limits: ProxyConfig.Limits) {
+    init(id: UInt64, fd: Int32, clientAddress: SocketAddress, route: Route, cluster: String, hidesLeaderEpochs: Bool,
+         loop: EventLoop, loopMetrics: LoopMetrics, context: ProxyContext, limits: ProxyConfig.Limits) {
         self.id = id
         self.route = route
+        self.cluster = cluster
+        self.hidesLeaderEpochs = hidesLeaderEpochs
+        translatesProducers = context.producerIds.mayTranslate(on: cluster)
         self.clientAddress = clientAddress
         self.loop = loop
         self.loopMetrics = loopMetrics
@@ -75,6 +92,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         logger[metadataKey: "conn"] = "\(id)"
         logger[metadataKey: "client"] = "\(clientAddress)"
         logger[metadataKey: "route"] = "\(route)"
+        logger[metadataKey: "cluster"] = "\(cluster)"
         Syscall.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }
 
@@ -85,6 +103,14 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         timer.setEventHandler { [self] in timerFired() }
         timer.schedule(deadline: .now() + .seconds(context.connectTimeoutSeconds), leeway: .milliseconds(100))
         timer.activate()
+        // listener.tls: the server handshake runs inside the channel while the upstream is dialled.
+        do throws(TLSError) {
+            if let engine = try context.tls.serverEngine() { client.startTLS(engine) }
+        } catch {
+            context.metrics.recordError(error.reason)
+            close(reason: nil, level: .error, "cannot start TLS with the client: \(error.message)")
+            return
+        }
         // Name resolution blocks: never on a loop queue.
         DispatchQueue.global().async { [self] in
             var addresses: [SocketAddress] = []
@@ -158,6 +184,20 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         }
         let channel = SocketChannel(fd: fd, queue: queue)
         channel.delegate = self
+        // A TLS cluster: the channel runs the client handshake (SNI = serverName or the host dialled)
+        // after the connect; channelWritable then means "ready".
+        do throws(TLSError) {
+            if let clusterConfig = context.config.cluster(named: cluster),
+               let engine = try context.tls.clientEngine(cluster: clusterConfig, host: hostOf(upstreamName)) {
+                channel.startTLS(engine)
+            }
+        } catch {
+            channel.close()
+            context.metrics.recordError(error.reason)
+            logger.warning("TLS to cluster \(cluster) broker \(upstreamName) cannot start: \(error.message)")
+            connectNext(lastError: "\(upstreamName): TLS: \(error.message)")
+            return
+        }
         upstream = channel
         channel.awaitConnect()
     }
@@ -246,6 +286,14 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     }
 
     func channelFailed(_ channel: SocketChannel, _ error: SyscallError) {
+        if let tls = error.tls {
+            context.metrics.recordError(tls.reason)
+            if channel === client {
+                close(reason: nil, level: .warning, "TLS with the client failed: \(tls.message)")
+                return
+            }
+            logger.warning("TLS to cluster \(cluster) broker \(upstreamName) failed: \(tls.message)")
+        }
         if channel === upstream && phase == .connecting {
             channel.close()
             upstream = nil
@@ -283,9 +331,20 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 return
             }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<n])
+            if translatesProducers {
+                context.metrics.bytesFromClients.increment(by: Int64(n))
+                pendingRequests.append(contentsOf: chunk)
+                if !relayPendingRequests() { return }
+                continue
+            }
             do {
                 try requests.observe(chunk) { request in requestSeen(request) }
             } catch {
+                if !client.isTLS && looksLikeTLSClientHello(chunk) {
+                    close(reason: "tls_client_hello_on_plain_listener", level: .warning,
+                          "the client started a TLS handshake but the listener is plain TCP: set listener.tls, or use security.protocol=PLAINTEXT in the client")
+                    return
+                }
                 close(reason: error.reason.rawValue, level: .warning, "closing client connection: \(error.detail)")
                 return
             }
@@ -296,6 +355,102 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             }
             // A short read means the socket is drained; skip the read that would return EAGAIN.
             if n < buffer.count { return }
+        }
+    }
+
+    /// The translating request path: whole frames, Produce batches moved onto this cluster's
+    /// producer ids. Returns false when reading from the client should stop for now.
+    private func relayPendingRequests() -> Bool {
+        guard let upstream else { return false }
+        var consumed = 0
+        defer { pendingRequests.removeFirst(consumed) }
+        while awaitingProducerId == nil, pendingRequests.count - consumed >= 4 {
+            let p = pendingRequests
+            let size = Int(Int32(bitPattern: UInt32(p[consumed]) << 24 | UInt32(p[consumed + 1]) << 16
+                | UInt32(p[consumed + 2]) << 8 | UInt32(p[consumed + 3])))
+            guard size >= 8, size <= requests.maxFrameBytes else {
+                // The observer words the error.
+                let error = p.withUnsafeBytes { raw in
+                    Result { () throws(ProxyStreamError) in
+                        try requests.observe(UnsafeRawBufferPointer(rebasing: raw[consumed..<(consumed + 4)])) { _ in }
+                    }
+                }
+                if case .failure(let error) = error {
+                    close(reason: error.reason.rawValue, level: .warning, "closing client connection: \(error.detail)")
+                }
+                return false
+            }
+            guard pendingRequests.count - consumed >= 4 + size else { break }
+            var payload = Array(pendingRequests[(consumed + 4)..<(consumed + 4 + size)])
+            if let header = try? payload.withUnsafeBytes({ try RequestHeader.peek($0, frameLength: size) }),
+               header.apiKey == ApiKey.produce.rawValue {
+                let cluster = self.cluster
+                let producerIds = context.producerIds
+                // A malformed request is left as it is: the observer below closes with the reason.
+                let outcome = try? translator.translate(&payload, headerLength: header.headerLength,
+                                                        version: header.apiVersion) { producerId in
+                    producerIds.needsTranslation(producerId, on: cluster)
+                }
+                if case .needsProducerId(let producer) = outcome {
+                    requestProducerId(for: producer)
+                    break
+                }
+            }
+            let frame = Array(pendingRequests[consumed..<(consumed + 4)]) + payload
+            consumed += 4 + size
+            let observed = frame.withUnsafeBytes { raw in
+                Result { () throws(ProxyStreamError) in try requests.observe(raw) { requestSeen($0) } }
+            }
+            if case .failure(let error) = observed {
+                close(reason: error.reason.rawValue, level: .warning, "closing client connection: \(error.detail)")
+                return false
+            }
+            if !upstream.send(frame) {
+                if !upstream.isClosed { client.pauseReading() }
+                return false
+            }
+        }
+        if awaitingProducerId != nil || pendingRequests.count - consumed > requests.maxFrameBytes {
+            client.pauseReading()
+            return false
+        }
+        return true
+    }
+
+    /// Asks this connection's broker for a producer id to stand in for a producer another cluster issued.
+    private func requestProducerId(for producer: ProducerIdTranslator.ClientProducer) {
+        guard let upstream else { return }
+        awaitingProducerId = producer
+        context.producerIds.markMoved(producer.producerId)
+        let correlationId = nextProxyCorrelationId
+        nextProxyCorrelationId &+= 1
+        let version = initProducerIdVersion
+        let header = RequestHeader(apiKey: ApiKey.initProducerId.rawValue, apiVersion: version,
+                                   correlationId: correlationId, clientId: "kafka-proxy")
+        let frame = KafkaFrame.request(header: header, body: InitProducerIdRequest().encoded(version: version))
+        inflight.append(InflightRequest(correlationId: correlationId, apiKey: ApiKey.initProducerId.rawValue,
+                                        apiVersion: version, startNanos: DispatchTime.now().uptimeNanoseconds,
+                                        fromProxy: true))
+        logger.info("producer \(producer.producerId) (epoch \(producer.epoch)) was issued by another cluster: getting a producer id from \(cluster) for it")
+        upstream.send(frame)
+    }
+
+    private func proxyResponse(_ request: InflightRequest, _ payload: [UInt8]) throws(ProxyStreamError) {
+        guard request.apiKey == ApiKey.initProducerId.rawValue, let producer = awaitingProducerId else { return }
+        guard let response = try? InitProducerIdResponse.decode(payload: payload, version: request.apiVersion) else {
+            throw ProxyStreamError(.undecodableResponse, "InitProducerId response cannot be decoded")
+        }
+        guard response.errorCode == 0 else {
+            throw ProxyStreamError(.undecodableResponse,
+                "cluster \(cluster) refused a producer id for producer \(producer.producerId): error \(response.errorCode)")
+        }
+        translator.issued(for: producer, producerId: response.producerId, epoch: response.producerEpoch)
+        logger.info("producer \(producer.producerId) continues on \(cluster) as producer \(response.producerId)")
+        awaitingProducerId = nil
+        // Resume after the relay call returns: the held requests go out in order.
+        queue.async { [self] in
+            guard phase == .relaying else { return }
+            if relayPendingRequests() { client.resumeReading() }
         }
     }
 
@@ -336,12 +491,16 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             do {
                 try relay.relay(
                     chunk, inflight: &inflight,
-                    needsRewrite: { ResponseRewriter.needsRewrite(apiKey: $0.apiKey, apiVersion: $0.apiVersion) },
+                    needsRewrite: {
+                        $0.apiKey == ApiKey.initProducerId.rawValue
+                            || ResponseRewriter.needsRewrite(apiKey: $0.apiKey, apiVersion: $0.apiVersion)
+                    },
                     rewrite: { request, payload throws(ProxyStreamError) in try rewrite(request, payload) },
                     onResponse: { request, _ in
                         loopMetrics.recordLatency(apiKey: request.apiKey,
                             nanoseconds: DispatchTime.now().uptimeNanoseconds &- request.startNanos)
                     },
+                    onProxyResponse: { request, payload throws(ProxyStreamError) in try proxyResponse(request, payload) },
                     emit: { output in
                         switch output {
                         case .borrowed(let bytes): clientKeepsUp = client.send(bytes) && clientKeepsUp
@@ -365,9 +524,24 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     }
 
     private func rewrite(_ request: InflightRequest, _ payload: [UInt8]) throws(ProxyStreamError) -> [UInt8] {
-        try context.rewriter.rewrite(request: request, payload: payload) { endpoint throws(ProxyStreamError) in
+        if request.apiKey == ApiKey.initProducerId.rawValue {
+            // Remember which cluster issued the id, then relay the answer untouched.
+            if let response = try? InitProducerIdResponse.decode(payload: payload, version: request.apiVersion),
+               response.errorCode == 0, response.producerId >= 0 {
+                context.producerIds.recordIssued(response.producerId, by: cluster)
+            }
+            return payload
+        }
+        if request.apiKey == ApiKey.apiVersions.rawValue, translatesProducers,
+           payload.count > 4, let offered = try? ApiVersionsResponse.decode(Array(payload[4...]), version: request.apiVersion),
+           let entry = offered.apiKeys.first(where: { $0.apiKey == ApiKey.initProducerId.rawValue }) {
+            // v0-4 are the layouts this proxy encodes.
+            initProducerIdVersion = min(entry.maxVersion, 4)
+        }
+        return try context.rewriter.rewrite(request: request, payload: payload, clearLeaderEpochs: hidesLeaderEpochs) {
+            endpoint throws(ProxyStreamError) in
             do throws(BrokerDirectory.Failure) {
-                return try context.directory.localPort(for: endpoint)
+                return try context.directory.localPort(cluster: cluster, endpoint: endpoint)
             } catch {
                 throw ProxyStreamError(.undecodableResponse, error.description)
             }

@@ -4,12 +4,16 @@ import Glibc
 import Musl
 #endif
 import Dispatch
+import ProxyTLS
 
 /// Receives a channel's events, on the channel's queue.
 protocol SocketChannelDelegate: AnyObject {
     func channelReadable(_ channel: SocketChannel)
     /// All queued output was written (after `send` returned false, or after connect finished).
+    /// With TLS on a connecting channel, "connect finished" means "the TLS handshake finished":
+    /// the first `channelWritable` is the moment the channel is ready for requests.
     func channelWritable(_ channel: SocketChannel)
+    /// A syscall failed, or (with `error.tls` set) the TLS layer did: its text says why.
     func channelFailed(_ channel: SocketChannel, _ error: SyscallError)
 }
 
@@ -19,6 +23,10 @@ protocol SocketChannelDelegate: AnyObject {
 /// queued (or a connect is pending); suspended or never-activated sources are resumed before
 /// `cancel()` (releasing a suspended or inactive source crashes libdispatch); the fd is closed
 /// in the last cancel handler, never while a source may still watch it.
+///
+/// TLS (optional, `startTLS`): the channel owns the handshake. While it runs, the read source
+/// belongs to the channel (the delegate's `resumeReading`/`pauseReading` are remembered and
+/// applied when it finishes); afterwards `read(into:)` returns plaintext and `send` encrypts.
 final class SocketChannel: @unchecked Sendable {
     private enum SourceState { case inactive, running, suspended }
 
@@ -32,6 +40,19 @@ final class SocketChannel: @unchecked Sendable {
     private var writeState = SourceState.inactive
     private(set) var isClosed = false
     private var connecting = false
+
+    // TLS state (see the TLS extension below); `tls` is nil for plain channels.
+    fileprivate var tls: TLSEngine?
+    /// Raw reads and drained ciphertext go through this, allocated only for TLS channels.
+    fileprivate var tlsScratch: UnsafeMutableRawBufferPointer?
+    fileprivate static let tlsScratchSize = 32 * 1024
+    /// The handshake owns the read source while this is true.
+    fileprivate var tlsHandshaking = false
+    /// What the delegate asked for (resume/pause), applied once a handshake finishes.
+    fileprivate var wantsReading = false
+    /// Plaintext sent before the handshake finished.
+    fileprivate var tlsBacklog: [[UInt8]] = []
+    fileprivate var tlsKickScheduled = false
 
     /// Output the socket did not take yet, in buffers this channel owns (their addresses must
     /// stay put while a writev uses them, which Swift arrays do not promise outside a closure).
@@ -58,6 +79,10 @@ final class SocketChannel: @unchecked Sendable {
         // broken in close(), which every owner calls.
         readSource.setEventHandler { [self] in
             guard !isClosed else { return }
+            if tlsHandshaking {
+                handshakeReadable()
+                return
+            }
             delegate?.channelReadable(self)
         }
         writeSource.setEventHandler { [self] in handleWritable() }
@@ -65,6 +90,7 @@ final class SocketChannel: @unchecked Sendable {
 
     deinit {
         for buffer in pending { buffer.deallocate() }
+        tlsScratch?.deallocate()
     }
 
     // MARK: reading
@@ -72,6 +98,13 @@ final class SocketChannel: @unchecked Sendable {
     /// Starts or resumes read events.
     func resumeReading() {
         guard !isClosed else { return }
+        wantsReading = true
+        if tlsHandshaking { return }
+        resumeReadSource()
+        if tls?.hasBufferedInput == true { scheduleReadableKick() }
+    }
+
+    private func resumeReadSource() {
         switch readState {
         case .inactive: readSource.activate()
         case .suspended: readSource.resume()
@@ -82,7 +115,8 @@ final class SocketChannel: @unchecked Sendable {
 
     /// Backpressure: stop read events until `resumeReading()`.
     func pauseReading() {
-        guard !isClosed, readState == .running else { return }
+        wantsReading = false
+        guard !isClosed, !tlsHandshaking, readState == .running else { return }
         readSource.suspend()
         readState = .suspended
     }
@@ -92,7 +126,8 @@ final class SocketChannel: @unchecked Sendable {
     /// Reads what the socket has into `buffer`: `.done(0)` is end of stream. Callers loop until
     /// `.wouldBlock` or a short read.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SyscallError) -> IOResult<Int> {
-        try Syscall.read(fd, buffer)
+        guard let tls else { return try Syscall.read(fd, buffer) }
+        return try readTLS(tls, into: buffer)
     }
 
     // MARK: connecting
@@ -109,6 +144,12 @@ final class SocketChannel: @unchecked Sendable {
     /// loop's read buffer). Returns false when the queue is above the high watermark.
     @discardableResult
     func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let tls else { return sendRaw(bytes) }
+        return sendTLS(tls, bytes)
+    }
+
+    /// Bytes as they go on the wire (ciphertext when TLS is on).
+    private func sendRaw(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !isClosed, bytes.count > 0 else { return !isClosed }
         var offset = 0
         if pending.isEmpty && !connecting {
@@ -165,6 +206,11 @@ final class SocketChannel: @unchecked Sendable {
             if error != 0 {
                 suspendWriteSource()
                 delegate?.channelFailed(self, SyscallError(call: "connect", errno: error))
+                return
+            }
+            if tls != nil {
+                if pending.isEmpty { suspendWriteSource() }
+                beginHandshake()
                 return
             }
             if pending.isEmpty {
@@ -239,6 +285,7 @@ final class SocketChannel: @unchecked Sendable {
     /// Idempotent. Queued output is dropped; callers that want it delivered wait for `channelWritable`.
     func close() {
         guard !isClosed else { return }
+        sendCloseNotify()
         isClosed = true
         for buffer in pending { buffer.deallocate() }
         pending.removeAll()
@@ -257,6 +304,175 @@ final class SocketChannel: @unchecked Sendable {
         readSource.setEventHandler(handler: nil)
         writeSource.setEventHandler(handler: nil)
         delegate = nil
+    }
+}
+
+// MARK: TLS
+
+extension SocketChannel {
+    var isTLS: Bool { tls != nil }
+
+    /// Turns TLS on. A client engine on a channel that is connecting: the handshake starts when
+    /// the connect finishes and `channelWritable` is delivered when it is done. A server engine
+    /// (an accepted socket): the handshake starts now; the delegate hears nothing when it is done
+    /// (its reads simply start returning plaintext) and `channelFailed` if it fails. Call on `queue`.
+    func startTLS(_ engine: TLSEngine) {
+        guard !isClosed, tls == nil else { return }
+        tls = engine
+        tlsScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.tlsScratchSize, alignment: 1)
+        if !connecting { beginHandshake() }
+    }
+
+    /// Peer certificate subject and protocol, for the log, once the handshake is done.
+    var tlsSummary: String? {
+        guard let tls, tls.isHandshakeComplete else { return nil }
+        return "\(tls.protocolVersion)\(tls.peerCertificateSubject.map { ", peer \($0)" } ?? "")"
+    }
+
+    fileprivate func beginHandshake() {
+        tlsHandshaking = true
+        advanceHandshake()
+        guard !isClosed, tlsHandshaking else { return }
+        resumeReadSource()
+    }
+
+    private func advanceHandshake() {
+        guard let tls, !isClosed else { return }
+        let done: Bool
+        do {
+            done = try tls.handshake()
+        } catch {
+            _ = flushTLS(tls)
+            failTLS(error)
+            return
+        }
+        _ = flushTLS(tls)
+        guard done, !isClosed else { return }
+        tlsHandshaking = false
+        // Hand the read source back in the state the delegate asked for.
+        if !wantsReading && readState == .running {
+            readSource.suspend()
+            readState = .suspended
+        }
+        let backlog = tlsBacklog
+        tlsBacklog = []
+        for bytes in backlog { _ = send(bytes) }
+        if isClosed { return }
+        if tls.context.isClient { delegate?.channelWritable(self) }
+        if wantsReading && tls.hasBufferedInput { scheduleReadableKick() }
+    }
+
+    /// Read events while the handshake runs: feed what arrived, answer, until done or would-block.
+    fileprivate func handshakeReadable() {
+        guard let tls, let scratch = tlsScratch else { return }
+        while tlsHandshaking && !isClosed {
+            do {
+                switch try Syscall.read(fd, scratch) {
+                case .wouldBlock:
+                    return
+                case .done(0):
+                    failTLS(tls.transportClosed() ?? TLSError(.closedDuringHandshake, "the peer closed the connection"))
+                    return
+                case .done(let n):
+                    tls.feed(UnsafeRawBufferPointer(rebasing: scratch[..<n]))
+                }
+            } catch {
+                delegate?.channelFailed(self, error)
+                return
+            }
+            advanceHandshake()
+        }
+    }
+
+    /// Fills `buffer` with plaintext until it is full or nothing more is available now. Plaintext
+    /// left in the engine after a full buffer is announced with another `channelReadable`.
+    fileprivate func readTLS(_ tls: TLSEngine, into buffer: UnsafeMutableRawBufferPointer) throws(SyscallError) -> IOResult<Int> {
+        if tlsHandshaking { return .wouldBlock }
+        guard let scratch = tlsScratch else { return .wouldBlock }
+        var filled = 0
+        var endOfStream = false
+        reading: while filled < buffer.count {
+            let result: TLSEngine.ReadResult
+            do {
+                result = try tls.readPlaintext(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            } catch {
+                throw SyscallError(tls: error)
+            }
+            switch result {
+            case .bytes(let n):
+                filled += n
+            case .closed:
+                endOfStream = true
+                break reading
+            case .needInput:
+                switch try Syscall.read(fd, scratch) {
+                case .wouldBlock:
+                    break reading
+                case .done(0):
+                    endOfStream = true
+                    break reading
+                case .done(let n):
+                    tls.feed(UnsafeRawBufferPointer(rebasing: scratch[..<n]))
+                }
+            }
+        }
+        // Reading may have produced output (TLS 1.3 key updates, alerts).
+        if tls.pendingCiphertext > 0 { _ = flushTLS(tls) }
+        if filled > 0 {
+            if filled == buffer.count && tls.hasBufferedInput { scheduleReadableKick() }
+            return .done(filled)
+        }
+        return endOfStream ? .done(0) : .wouldBlock
+    }
+
+    fileprivate func sendTLS(_ tls: TLSEngine, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !isClosed, bytes.count > 0 else { return !isClosed }
+        if tlsHandshaking || !tls.isHandshakeComplete {
+            tlsBacklog.append(Array(bytes))
+            return true
+        }
+        do {
+            try tls.writePlaintext(bytes)
+        } catch {
+            failTLS(error)
+            return false
+        }
+        return flushTLS(tls)
+    }
+
+    /// Moves the engine's ciphertext to the socket (or the pending queue).
+    private func flushTLS(_ tls: TLSEngine) -> Bool {
+        guard let scratch = tlsScratch else { return false }
+        while !isClosed && tls.pendingCiphertext > 0 {
+            let n = tls.drainCiphertext(into: scratch)
+            if n == 0 { break }
+            _ = sendRaw(UnsafeRawBufferPointer(rebasing: scratch[..<n]))
+        }
+        return !isClosed && pendingBytes < highWatermark
+    }
+
+    private func failTLS(_ error: TLSError) {
+        tlsHandshaking = false
+        delegate?.channelFailed(self, SyscallError(tls: error))
+    }
+
+    /// Plaintext is buffered in the engine but the socket may never fire again for it.
+    private func scheduleReadableKick() {
+        guard !tlsKickScheduled else { return }
+        tlsKickScheduled = true
+        queue.async { [self] in
+            tlsKickScheduled = false
+            guard !isClosed, !tlsHandshaking, wantsReading, readState == .running else { return }
+            delegate?.channelReadable(self)
+        }
+    }
+
+    /// Best effort: close_notify if the socket takes it now.
+    fileprivate func sendCloseNotify() {
+        guard let tls, !tlsHandshaking, tls.isHandshakeComplete, pending.isEmpty, let scratch = tlsScratch else { return }
+        tls.shutdown()
+        let n = tls.drainCiphertext(into: scratch)
+        if n > 0 { _ = try? Syscall.write(fd, UnsafeRawBufferPointer(rebasing: scratch[..<n])) }
     }
 }
 

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import ProxyTLS
 
 /// The outcome of a non-blocking syscall: would-block is a value, not an error, so the
 /// caller's control flow shows the EAGAIN path (as in swift-nio's System.swift).
@@ -11,15 +12,33 @@ enum IOResult<T> {
     case wouldBlock
 }
 
-/// A failed syscall with its errno, named for the log.
+/// A failed syscall with its errno, named for the log; or a failed TLS layer (`tls` set).
 struct SyscallError: Error, CustomStringConvertible {
     var call: String
     var errno: Int32
+    /// Set when the TLS layer failed (handshake, verification, bad record): its message is the text.
+    var tls: TLSError? = nil
 
-    var description: String { "\(call): \(String(cString: strerror(errno))) (errno \(errno))" }
+    init(call: String, errno: Int32) {
+        self.call = call
+        self.errno = errno
+    }
+
+    init(tls: TLSError) {
+        call = "tls"
+        errno = EPROTO
+        self.tls = tls
+    }
+
+    var description: String {
+        if let tls { return "TLS: \(tls.message)" }
+        return "\(call): \(String(cString: strerror(errno))) (errno \(errno))"
+    }
 
     /// The peer went away: tear the connection down without a warning.
-    var isDisconnect: Bool { errno == ECONNRESET || errno == EPIPE || errno == ENOTCONN || errno == ETIMEDOUT }
+    var isDisconnect: Bool {
+        tls == nil && (errno == ECONNRESET || errno == EPIPE || errno == ENOTCONN || errno == ETIMEDOUT)
+    }
 }
 
 enum Syscall {

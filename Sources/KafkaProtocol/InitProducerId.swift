@@ -1,0 +1,73 @@
+/// InitProducerId (api key 22): the proxy sends it itself to get a producer id from a cluster a
+/// client was moved to, and reads the answers clients get to learn which cluster issued which id.
+public struct InitProducerIdRequest: Equatable, Sendable {
+    public var transactionalId: String?
+    public var transactionTimeoutMs: Int32
+    /// v3+: -1 to ask for a new producer id.
+    public var producerId: Int64
+    public var producerEpoch: Int16
+
+    public init(transactionalId: String? = nil, transactionTimeoutMs: Int32 = 60_000,
+                producerId: Int64 = -1, producerEpoch: Int16 = -1) {
+        self.transactionalId = transactionalId
+        self.transactionTimeoutMs = transactionTimeoutMs
+        self.producerId = producerId
+        self.producerEpoch = producerEpoch
+    }
+
+    public func encode(into w: inout ByteWriter, version: Int16) {
+        let flexible = version >= 2
+        w.writeNullableString(transactionalId, flexible: flexible)
+        w.writeInt32(transactionTimeoutMs)
+        if version >= 3 {
+            w.writeInt64(producerId)
+            w.writeInt16(producerEpoch)
+        }
+        if flexible { w.writeTaggedFields([]) }
+    }
+
+    public func encoded(version: Int16) -> [UInt8] {
+        var w = ByteWriter()
+        encode(into: &w, version: version)
+        return w.bytes
+    }
+}
+
+public struct InitProducerIdResponse: Equatable, Sendable {
+    public var throttleTimeMs: Int32
+    public var errorCode: Int16
+    public var producerId: Int64
+    public var producerEpoch: Int16
+
+    public init(throttleTimeMs: Int32 = 0, errorCode: Int16 = 0, producerId: Int64, producerEpoch: Int16) {
+        self.throttleTimeMs = throttleTimeMs
+        self.errorCode = errorCode
+        self.producerId = producerId
+        self.producerEpoch = producerEpoch
+    }
+
+    /// `r` stands at the body (after the response header); the tagged fields of v2+ are not needed.
+    public static func decode(from r: inout ByteReader, version: Int16) throws -> InitProducerIdResponse {
+        let throttle = try r.readInt32()
+        let error = try r.readInt16()
+        let id = try r.readInt64()
+        let epoch = try r.readInt16()
+        return InitProducerIdResponse(throttleTimeMs: throttle, errorCode: error, producerId: id, producerEpoch: epoch)
+    }
+
+    /// Decodes a response payload (after the size prefix: header, then body).
+    public static func decode(payload: [UInt8], version: Int16) throws -> InitProducerIdResponse {
+        var r = ByteReader(payload)
+        _ = try ResponseHeader.decode(from: &r, headerVersion: ApiCatalog.responseHeaderVersion(
+            apiKey: ApiKey.initProducerId.rawValue, apiVersion: version))
+        return try decode(from: &r, version: version)
+    }
+
+    public func encode(into w: inout ByteWriter, version: Int16) {
+        w.writeInt32(throttleTimeMs)
+        w.writeInt16(errorCode)
+        w.writeInt64(producerId)
+        w.writeInt16(producerEpoch)
+        if version >= 2 { w.writeTaggedFields([]) }
+    }
+}

@@ -1,0 +1,119 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Dispatch
+import Logging
+
+/// Watches the config file with inotify and calls `onChange` (debounced) when it may have changed.
+///
+/// Covers how files change in practice: an in-place write (IN_CLOSE_WRITE on the file), write to
+/// a temp file then rename over it (IN_MOVED_TO in the directory), and a Kubernetes ConfigMap
+/// mount, where `config.yaml -> ..data/config.yaml` and kubelet swaps the `..data` symlink by
+/// renaming a new one over it (IN_MOVED_TO `..data` in the directory). The directory is watched
+/// for the last two, the file (through its symlinks) for the first; after every event the file
+/// watch is renewed because the path may now lead to another inode. Confined to `queue`.
+public final class ConfigWatcher: @unchecked Sendable {
+    private let path: String
+    private let directory: String
+    private let fileName: String
+    private let queue = DispatchQueue(label: "kafka-proxy.config-watch")
+    private let debounce: DispatchTimeInterval
+    private let onChange: @Sendable () -> Void
+    private let logger: Logger
+    private let fd: Int32
+    private var source: (any DispatchSourceRead)?
+    private var debounceTimer: (any DispatchSourceTimer)?
+    private var directoryWatch: Int32 = -1
+    private var fileWatch: Int32 = -1
+
+    private static let directoryEvents = UInt32(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB)
+    private static let fileEvents = UInt32(IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+
+    public init(path: String, debounceMilliseconds: Int = 100, logger: Logger,
+                onChange: @escaping @Sendable () -> Void) throws(WatchError) {
+        self.path = path
+        let slash = path.lastIndex(of: "/")
+        directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        fileName = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        self.debounce = .milliseconds(debounceMilliseconds)
+        self.onChange = onChange
+        self.logger = logger
+        fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else { throw WatchError(description: "inotify_init1: \(String(cString: strerror(errno)))") }
+        directoryWatch = inotify_add_watch(fd, directory, Self.directoryEvents)
+        guard directoryWatch >= 0 else {
+            let message = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw WatchError(description: "cannot watch \(directory): \(message)")
+        }
+    }
+
+    public func start() {
+        queue.async { [self] in
+            renewFileWatch()
+            let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+            let fd = self.fd
+            source.setEventHandler { [weak self] in self?.drainEvents() }
+            source.setCancelHandler { Glibc.close(fd) }
+            source.activate()
+            self.source = source
+            let timer = DispatchSource.makeTimerSource(queue: queue)
+            timer.setEventHandler { [weak self] in self?.fire() }
+            timer.schedule(deadline: .distantFuture)
+            timer.activate()
+            debounceTimer = timer
+        }
+    }
+
+    public func stop() {
+        queue.async { [self] in
+            source?.cancel()
+            source = nil
+            debounceTimer?.cancel()
+            debounceTimer = nil
+        }
+    }
+
+    private func renewFileWatch() {
+        // Follows symlinks: watches whatever inode the path leads to now. Fails while the file is missing.
+        fileWatch = inotify_add_watch(fd, path, Self.fileEvents)
+    }
+
+    private func drainEvents() {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var relevant = false
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            var offset = 0
+            buffer.withUnsafeBytes { raw in
+                let header = MemoryLayout<inotify_event>.size
+                while offset + header <= n {
+                    let wd = raw.load(fromByteOffset: offset, as: Int32.self)
+                    let length = Int(raw.load(fromByteOffset: offset + 12, as: UInt32.self))
+                    let nameBytes = raw[(offset + header)..<(offset + header + length)].prefix { $0 != 0 }
+                    let name = String(decoding: nameBytes, as: UTF8.self)
+                    if wd == fileWatch || (wd == directoryWatch && (name == fileName || name == "..data")) {
+                        relevant = true
+                    }
+                    offset += header + length
+                }
+            }
+        }
+        if relevant {
+            debounceTimer?.schedule(deadline: .now() + debounce)
+        }
+    }
+
+    private func fire() {
+        renewFileWatch()
+        logger.debug("config file \(path) changed")
+        onChange()
+    }
+}
+
+public struct WatchError: Error, CustomStringConvertible {
+    public var description: String
+}

@@ -1,2 +1,0 @@
-// The SASL client arrives with issue 5; this file keeps the target buildable until then.
-enum ProxySASLModule {}

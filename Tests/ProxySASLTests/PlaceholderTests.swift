@@ -1,3 +1,0 @@
-import XCTest
-@testable import ProxySASL
-final class ProxySASLPlaceholderTests: XCTestCase { func testModuleLinks() { XCTAssertNotNil(ProxySASLModule.self) } }
