@@ -830,6 +830,9 @@ def phase_wait(loop, tail, baseline, what, timeout=25, need=30, dwell_until=None
     def progressed():
         if loop.fatal is not None or loop.exception is not None:
             raise AssertionError("producer died: %s" % loop.summary())
+        if proxy is not None and not proxy.alive():
+            raise AssertionError("kafka-proxy exited with code %s while waiting for: %s"
+                                 % (proxy.proc.returncode, what))
         return tail.count() >= baseline + need
     wait_until(progressed, timeout, what, interval=0.05,
                detail=lambda: "%s\n%s read directly: %d (baseline %d)\n%s"

@@ -11,7 +11,7 @@ through the proxy) to find every acknowledged record.
 import time
 
 import pytest
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from failover_support import (DRAIN_SECONDS, ClusterTail, ConfluentProduceLoop, KafkaPythonProduceLoop,
                               analyse, cluster_pair, metric, failover_proxy, failover_report, mock_dr,  # noqa: F401
@@ -166,22 +166,47 @@ def test_consumer_group_member_follows_switch(cluster_pair, failover_proxy, fail
         # a little longer, to see anything unexpected (re-deliveries, older dr records)
         _drain(c, got, errors, 1.5)
         assignment = c.assignment()
+        # the member commits its dr positions through the proxy: it must be a member of dr's group now
+        commit_errors = []
+        deadline = time.time() + 15
+        while True:
+            try:
+                res = c.commit(asynchronous=False)
+                bad = [tp for tp in res if tp.error is not None]
+                if not bad:
+                    break
+                commit_errors.append(str(bad))
+            except KafkaException as e:
+                commit_errors.append(str(e))
+            assert time.time() < deadline, "committing on dr through the proxy keeps failing: %s" % commit_errors[-5:]
+            _drain(c, got, errors, 0.5)
     finally:
         c.close()
+    checker = consumer(pair.dr.bootstrap, group)
+    try:
+        on_dr = {tp.partition: tp.offset for tp in
+                 checker.committed([TopicPartition(topic, part) for part in range(parts)], timeout=10)}
+    finally:
+        checker.close()
 
     dr_seen = [g for g in got if g[3].startswith("d-")]
     values = [g[3] for g in dr_seen]
     first = {part: min((g[2] for g in dr_seen if g[1] == part), default=None) for part in range(parts)}
     text = ("switch at %.3f; first dr record after %.3fs; dr records consumed %d (distinct %d); "
-            "first dr offset per partition %s (committed on dr %s); assignment at the end %s; consumer errors %s"
+            "first dr offset per partition %s (committed on dr %s); assignment at the end %s; consumer errors %s; "
+            "commit on dr after the switch: %s (retries %s)"
             % (switched_at, (dr_seen[0][0] - switched_at) if dr_seen else -1, len(values), len(set(values)),
-               first, dr_committed, [(tp.topic, tp.partition) for tp in assignment], errors[-5:]))
+               first, dr_committed, [(tp.topic, tp.partition) for tp in assignment], errors[-5:], on_dr,
+               commit_errors[-3:]))
     failover_report("consumer group %s" % pair.kind, text)
     older = sorted(v for v in set(values) if int(v.split("-")[2]) < dr_committed[int(v.split("-")[1])])
     assert not older, ("consumed dr records below the group's committed offsets on dr %s (it kept its "
                        "primary position or reset): %s\n%s" % (dr_committed, older, text))
     assert set(values) == want_dr, "dr records: %s, expected %s\n%s" % (sorted(set(values)), sorted(want_dr), text)
     assert first == dr_committed, text
+    assert on_dr == {part: 16 for part in range(parts)}, (
+        "offsets committed by the member after the switch, read directly from dr: %s (expected 16 for every "
+        "partition; commit retries: %s)" % (on_dr, commit_errors))
 
 
 def _drain(c, got, errors, seconds):

@@ -80,6 +80,10 @@ public struct AddressMap: Sendable, Equatable {
         return (nodeId, node.upstream)
     }
 
+    public func upstream(cluster: String, nodeId: Int32) -> ProxyConfig.HostPort? {
+        clusters[cluster]?[nodeId]?.upstream
+    }
+
     public var entries: [Entry] {
         clusters.flatMap { name, nodes in
             nodes.map { Entry(cluster: name, nodeId: $0.key, port: slotPorts[$0.value.slot], upstream: $0.value.upstream) }

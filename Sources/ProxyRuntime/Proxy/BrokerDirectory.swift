@@ -22,6 +22,8 @@ final class BrokerDirectory: Sendable {
     private let state: Mutex<State>
     private let startListener: @Sendable (_ port: UInt16) throws(ListenError) -> Listener
     private let onListenerFailure: @Sendable (ListenError) -> Void
+    /// Called (outside the lock) when a cluster's broker takes a port for the first time.
+    private let onNewBroker: Mutex<(@Sendable (_ cluster: String, _ port: UInt16) -> Void)?> = Mutex(nil)
 
     init(portRange: ClosedRange<UInt16>,
          startListener: @escaping @Sendable (UInt16) throws(ListenError) -> Listener,
@@ -31,13 +33,19 @@ final class BrokerDirectory: Sendable {
         self.onListenerFailure = onListenerFailure
     }
 
+    func onNewBroker(_ handler: @escaping @Sendable (_ cluster: String, _ port: UInt16) -> Void) {
+        onNewBroker.withLock { $0 = handler }
+    }
+
     /// The local port that stands for this broker of `cluster`, starting its listener on first use.
     func localPort(cluster: String, endpoint: BrokerEndpoint) throws(Failure) -> UInt16 {
         guard endpoint.port > 0, endpoint.port <= Int32(UInt16.max) else {
             throw Failure(description: "broker \(endpoint.nodeId) advertises invalid port \(endpoint.port)")
         }
         let upstream = ProxyConfig.HostPort(host: endpoint.host, port: UInt16(endpoint.port))
+        var isNew = false
         let result: Result<UInt16, Failure> = state.withLock { state in
+            isNew = state.map.upstream(cluster: cluster, nodeId: endpoint.nodeId) == nil
             while true {
                 guard !state.closed else { return .failure(Failure(description: "proxy is shutting down")) }
                 switch state.map.assign(cluster: cluster, nodeId: endpoint.nodeId, upstream: upstream) {
@@ -57,7 +65,9 @@ final class BrokerDirectory: Sendable {
                 }
             }
         }
-        return try result.get()
+        let port = try result.get()
+        if isNew, let handler = onNewBroker.withLock({ $0 }) { handler(cluster, port) }
+        return port
     }
 
     /// The broker of `cluster` that a connection to local `port` should reach, if that cluster has one there.

@@ -88,6 +88,12 @@ public final class ProxyServer: Sendable {
             onListenerFailure: { error in logger.warning("\(error); trying the next port of listener.brokerPorts") })
         context = ProxyContext(config: config, logger: logger, metrics: metrics, directory: directory)
         admitBox.admit = { [weak self] fd, peer, route in self?.admit(fd: fd, peer: peer, route: route) }
+        let sessions = context.sessions
+        directory.onNewBroker { cluster, port in
+            for session in sessions.all where session.provisionalPort == port {
+                session.brokerLearned(cluster: cluster, port: port)
+            }
+        }
     }
 
     /// Binds the bootstrap and admin listeners and starts probing the clusters.
@@ -146,10 +152,15 @@ public final class ProxyServer: Sendable {
                                    cluster: running.activeCluster, hidesLeaderEpochs: running.hidesLeaderEpochs,
                                    loop: loop, loopMetrics: loopMetrics[loop.index], context: context,
                                    limits: running.config.limits)
+        let upstreams = upstreams(for: route, running: running)
+        if case .broker(let port) = route,
+           context.directory.upstream(cluster: running.activeCluster, port: port) == nil {
+            // Set before the session is shared, never changed after.
+            session.provisionalPort = port
+        }
         context.sessions.add(session)
         context.metrics.connectionsTotal.increment()
         context.metrics.connectionsActive.increment()
-        let upstreams = upstreams(for: route, running: running)
         session.queue.async { session.start(upstreams: upstreams) }
     }
 

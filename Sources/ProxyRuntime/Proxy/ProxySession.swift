@@ -8,6 +8,7 @@ import Dispatch
 import KafkaProtocol
 import Logging
 import ProxyCore
+import ProxySASL
 import ProxyTLS
 
 /// Which upstream a client connection is for.
@@ -52,6 +53,9 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private var targetNames: [String] = []
 
     private var phase = Phase.connecting
+    /// A broker-port connection made before the proxy knew which broker of `cluster` holds that
+    /// port: it went to a bootstrap server instead, and must not outlive that guess.
+    var provisionalPort: UInt16?
     /// Set when producers of another cluster may arrive (after a switch): requests then pass
     /// frame by frame so Produce batches can be moved onto this cluster's producer ids.
     private let translatesProducers: Bool
@@ -59,6 +63,20 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private var pendingRequests: [UInt8] = []
     private var awaitingProducerId: ProducerIdTranslator.ClientProducer?
     private var nextProxyCorrelationId = Int32.min
+    /// SASL (issue 5): the cluster's credentials when it has `sasl:`. Such sessions take client
+    /// requests frame by frame, so the proxy can answer a client's own SASL requests and
+    /// re-authenticate (KIP-368) at a request frame boundary.
+    private let saslCredentials: SASLCredentials?
+    /// The login or re-authentication in progress; client requests are held while it is set.
+    private var saslExchange: SaslAuthenticator?
+    private var saslIsReauthentication = false
+    /// The broker's ApiVersions, learned by the first login (re-authentications start at SaslHandshake).
+    private var saslBrokerVersions: ApiVersionsResponse?
+    private var reauthDue = false
+    private var reauthGeneration = 0
+    /// A client SaslHandshake/SaslAuthenticate waits for the responses before it, then gets ClientSASLRefusal.
+    private var refusingClientSASL = false
+    private var closeWhenFlushed = false
     /// Highest InitProducerId version the broker offers (from the ApiVersions answer relayed to the client).
     private var initProducerIdVersion: Int16 = 0
     private var requests: RequestObserver
@@ -77,6 +95,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         self.cluster = cluster
         self.hidesLeaderEpochs = hidesLeaderEpochs
         translatesProducers = context.producerIds.mayTranslate(on: cluster)
+        saslCredentials = context.config.cluster(named: cluster)?.sasl?.credentials
         self.clientAddress = clientAddress
         self.loop = loop
         self.loopMetrics = loopMetrics
@@ -136,6 +155,15 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                     connectNext(lastError: lastError)
                 }
             }
+        }
+    }
+
+    /// The broker behind `port` in `cluster` is known now: a connection that guessed goes away, and
+    /// the client reconnects to the right broker through the same port.
+    func brokerLearned(cluster: String, port: UInt16) {
+        guard cluster == self.cluster, port == provisionalPort else { return }
+        queue.async { [self] in
+            close(reason: nil, level: .info, "broker of port \(port) in \(cluster) is known now: closing the connection that went to a bootstrap server")
         }
     }
 
@@ -203,6 +231,18 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     }
 
     private func upstreamConnected() {
+        // A SASL cluster: log in before any client byte is relayed (the connect timeout covers it).
+        if let credentials = saslCredentials {
+            guard saslExchange == nil else { return }  // writable again while logging in
+            logger[metadataKey: "upstream"] = "\(upstreamName)"
+            startSASL(credentials, reauthentication: false)
+            upstream?.resumeReading()
+            return
+        }
+        startRelaying()
+    }
+
+    private func startRelaying() {
         phase = .relaying
         logger[metadataKey: "upstream"] = "\(upstreamName)"
         logger.debug("relaying")
@@ -239,10 +279,16 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private func timerFired() {
         let now = DispatchTime.now().uptimeNanoseconds
         switch phase {
+        case .connecting where saslExchange != nil:
+            if let mechanism = saslCredentials?.mechanism.rawValue {
+                context.metrics.recordSASLFailure(cluster: cluster, mechanism: mechanism, reason: "timeout")
+            }
+            close(reason: "sasl_timeout", level: .error,
+                  "SASL \(saslCredentials?.mechanism.rawValue ?? "") login to cluster \(cluster) broker \(upstreamName) got no answer within \(context.connectTimeoutSeconds)s")
         case .connecting:
             context.metrics.upstreamConnectFailures.increment()
             close(reason: "upstream_connect_timeout", level: .warning,
-                  "connecting to \(route) (\(upstreamName)) timed out after \(context.connectTimeoutSeconds)s")
+                  "connecting to \(route) (\(upstreamName)) timed out after \(context.connectTimeoutSeconds)s\(upstream?.tlsStallHint ?? "")")
         case .relaying:
             if now >= lastActivity + idleTimeoutNanos {
                 close(reason: "idle_timeout", level: .info, "idle for \(idleTimeoutNanos / 1_000_000_000)s, closing")
@@ -277,7 +323,9 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 client.resumeReading()
             }
         } else if channel === client {
-            if phase == .draining {
+            if closeWhenFlushed {
+                close(reason: nil, level: .info, "closed after refusing the client's SaslAuthenticate")
+            } else if phase == .draining {
                 closeIfDrained()
             } else {
                 upstream?.resumeReading()
@@ -294,7 +342,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             }
             logger.warning("TLS to cluster \(cluster) broker \(upstreamName) failed: \(tls.message)")
         }
-        if channel === upstream && phase == .connecting {
+        if channel === upstream && phase == .connecting && saslExchange == nil {
             channel.close()
             upstream = nil
             connectNext(lastError: "\(upstreamName): \(error)")
@@ -331,7 +379,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 return
             }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<n])
-            if translatesProducers {
+            if translatesProducers || saslCredentials != nil {
                 context.metrics.bytesFromClients.increment(by: Int64(n))
                 pendingRequests.append(contentsOf: chunk)
                 if !relayPendingRequests() { return }
@@ -364,7 +412,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         guard let upstream else { return false }
         var consumed = 0
         defer { pendingRequests.removeFirst(consumed) }
-        while awaitingProducerId == nil, pendingRequests.count - consumed >= 4 {
+        while awaitingProducerId == nil, saslAllowsRequests(), pendingRequests.count - consumed >= 4 {
             let p = pendingRequests
             let size = Int(Int32(bitPattern: UInt32(p[consumed]) << 24 | UInt32(p[consumed + 1]) << 16
                 | UInt32(p[consumed + 2]) << 8 | UInt32(p[consumed + 3])))
@@ -382,7 +430,21 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             }
             guard pendingRequests.count - consumed >= 4 + size else { break }
             var payload = Array(pendingRequests[(consumed + 4)..<(consumed + 4 + size)])
-            if let header = try? payload.withUnsafeBytes({ try RequestHeader.peek($0, frameLength: size) }),
+            if saslCredentials != nil,
+               let header = try? payload.withUnsafeBytes({ try RequestHeader.peek($0, frameLength: size) }),
+               header.apiKey == ApiKey.saslHandshake.rawValue || header.apiKey == ApiKey.saslAuthenticate.rawValue {
+                // Answered by the proxy, in order: once every response before it has gone out.
+                guard inflight.isEmpty, relay.isAtFrameBoundary else {
+                    refusingClientSASL = true
+                    break
+                }
+                refusingClientSASL = false
+                consumed += 4 + size
+                if !refuseClientSASL(header) { return false }
+                continue
+            }
+            if translatesProducers,
+               let header = try? payload.withUnsafeBytes({ try RequestHeader.peek($0, frameLength: size) }),
                header.apiKey == ApiKey.produce.rawValue {
                 let cluster = self.cluster
                 let producerIds = context.producerIds
@@ -410,7 +472,8 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 return false
             }
         }
-        if awaitingProducerId != nil || pendingRequests.count - consumed > requests.maxFrameBytes {
+        if awaitingProducerId != nil || saslExchange != nil || refusingClientSASL || closeWhenFlushed
+            || pendingRequests.count - consumed > requests.maxFrameBytes {
             client.pauseReading()
             return false
         }
@@ -436,6 +499,23 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     }
 
     private func proxyResponse(_ request: InflightRequest, _ payload: [UInt8]) throws(ProxyStreamError) {
+        if var auth = saslExchange, auth.awaiting?.correlationId == request.correlationId {
+            // A client that left while the proxy logs in for it: stop before the next step reads secrets.
+            if !saslIsReauthentication && clientHasClosed() {
+                saslExchange = nil
+                close(reason: nil, level: .debug, "client closed the connection during the SASL login")
+                return
+            }
+            let step = auth.receive(payload)
+            saslExchange = auth
+            if case .send = step {
+                // Not from inside the relay: it holds `inflight`, which a send appends to.
+                queue.async { [self] in saslAdvance(step) }
+            } else {
+                saslAdvance(step)
+            }
+            return
+        }
         guard request.apiKey == ApiKey.initProducerId.rawValue, let producer = awaitingProducerId else { return }
         guard let response = try? InitProducerIdResponse.decode(payload: payload, version: request.apiVersion) else {
             throw ProxyStreamError(.undecodableResponse, "InitProducerId response cannot be decoded")
@@ -454,6 +534,106 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         }
     }
 
+    // MARK: SASL (issue 5)
+
+    private func startSASL(_ credentials: SASLCredentials, reauthentication: Bool) {
+        var auth = SaslAuthenticator(credentials: credentials, serverHost: hostOf(upstreamName),
+                                     brokerVersions: saslBrokerVersions, firstCorrelationId: nextProxyCorrelationId)
+        saslIsReauthentication = reauthentication
+        let step = auth.start()
+        saslExchange = auth
+        if reauthentication { logger.debug("re-authenticating (\(credentials.mechanism.rawValue)) before the session expires") }
+        saslAdvance(step)
+    }
+
+    /// The client sent EOF (checked without reading: its bytes wait until the login is done).
+    private func clientHasClosed() -> Bool {
+        var byte: UInt8 = 0
+        return Glibc.recv(client.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
+    }
+
+    /// Acts on the authenticator's next step. Never called from inside the relay with `.send`.
+    private func saslAdvance(_ step: SaslAuthenticator.Step) {
+        guard phase != .closed, let auth = saslExchange else { return }
+        let mechanism = auth.mechanism.rawValue
+        switch step {
+        case .send(let request):
+            nextProxyCorrelationId = request.correlationId &+ 1
+            inflight.append(InflightRequest(correlationId: request.correlationId, apiKey: request.apiKey,
+                                            apiVersion: request.apiVersion,
+                                            startNanos: DispatchTime.now().uptimeNanoseconds, fromProxy: true))
+            upstream?.send(request.frame)
+        case .authenticated(let lifetimeMs):
+            saslExchange = nil
+            saslBrokerVersions = auth.brokerVersions
+            context.metrics.recordSASLSuccess(cluster: cluster, mechanism: mechanism, reauthentication: saslIsReauthentication)
+            scheduleReauthentication(sessionLifetimeMs: lifetimeMs)
+            let lifetime = lifetimeMs > 0 ? ", session lifetime \(lifetimeMs) ms" : ""
+            if saslIsReauthentication {
+                logger.debug("re-authenticated to cluster \(cluster) broker \(upstreamName) (\(mechanism))\(lifetime)")
+                // Held client requests go out in order, after the relay call returns.
+                queue.async { [self] in
+                    guard phase == .relaying else { return }
+                    if relayPendingRequests() { client.resumeReading() }
+                }
+            } else {
+                logger.debug("SASL \(mechanism) login to cluster \(cluster) broker \(upstreamName) succeeded\(lifetime)")
+                startRelaying()
+            }
+        case .failed(let error):
+            saslExchange = nil
+            context.metrics.recordSASLFailure(cluster: cluster, mechanism: mechanism, reason: error.reason)
+            let what = saslIsReauthentication ? "re-authentication" : "login"
+            close(reason: "sasl_authentication_failed", level: .error,
+                  "SASL \(what) to cluster \(cluster) broker \(upstreamName) failed, closing the client connection: \(error)")
+        }
+    }
+
+    private func scheduleReauthentication(sessionLifetimeMs: Int64) {
+        reauthGeneration += 1
+        guard let delayMs = Reauthentication.delayMs(sessionLifetimeMs: sessionLifetimeMs) else { return }
+        let generation = reauthGeneration
+        queue.asyncAfter(deadline: .now() + .milliseconds(Int(clamping: delayMs))) { [weak self] in
+            self?.reauthenticationDue(generation)
+        }
+    }
+
+    private func reauthenticationDue(_ generation: Int) {
+        guard generation == reauthGeneration, phase == .relaying, saslCredentials != nil else { return }
+        reauthDue = true
+        // Starts it now when the request path is between frames (it always is on this path).
+        if relayPendingRequests() { client.resumeReading() }
+    }
+
+    /// False while a SASL exchange holds client requests back (KIP-368: no other request between
+    /// SaslHandshake and the last SaslAuthenticate). Starts a due re-authentication: the caller is
+    /// at a request frame boundary.
+    private func saslAllowsRequests() -> Bool {
+        if saslExchange == nil, reauthDue, let credentials = saslCredentials {
+            reauthDue = false
+            startSASL(credentials, reauthentication: true)
+        }
+        return saslExchange == nil
+    }
+
+    /// A client that starts SASL itself gets an error response from the proxy (the request is not
+    /// forwarded); after SaslAuthenticate the connection closes. Returns false when it closes.
+    private func refuseClientSASL(_ header: RequestHeaderInfo) -> Bool {
+        guard let response = ClientSASLRefusal.response(apiKey: header.apiKey, apiVersion: header.apiVersion,
+                                                        correlationId: header.correlationId) else { return true }
+        let api = header.apiKey == ApiKey.saslHandshake.rawValue ? "SaslHandshake" : "SaslAuthenticate"
+        logger.warning("the client sent \(api) v\(header.apiVersion), but the proxy logs in to cluster \(cluster) itself: answered with an error (configure the client without SASL)")
+        client.send(response)
+        guard header.apiKey == ApiKey.saslAuthenticate.rawValue else { return true }
+        if client.hasPendingOutput {
+            closeWhenFlushed = true
+            client.pauseReading()
+        } else {
+            close(reason: nil, level: .info, "closed after refusing the client's SaslAuthenticate")
+        }
+        return false
+    }
+
     private func requestSeen(_ request: ObservedRequest) {
         loopMetrics.countRequest(apiKey: request.apiKey, apiVersion: request.apiVersion)
         if request.expectsResponse {
@@ -466,7 +646,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     // MARK: response path
 
     private func upstreamReadable() {
-        guard let upstream, phase == .relaying || phase == .draining else { return }
+        guard let upstream, phase == .relaying || phase == .draining || saslExchange != nil else { return }
         let buffer = loop.readBuffer
         touch()
         for _ in 0..<8 {
@@ -513,6 +693,12 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 return
             }
             context.metrics.bytesFromBrokers.increment(by: Int64(n))
+            if refusingClientSASL && inflight.isEmpty && relay.isAtFrameBoundary {
+                queue.async { [self] in
+                    guard phase == .relaying, refusingClientSASL else { return }
+                    if relayPendingRequests() { client.resumeReading() }
+                }
+            }
             if phase == .draining { closeIfDrained() }
             if client.isClosed || phase == .closed { return }
             if !clientKeepsUp {
