@@ -25,6 +25,7 @@ final class ProxyContext: Sendable {
     let rewriter: ResponseRewriter
     let sessions: SessionRegistry
     let producerIds = ProducerIdRegistry()
+    let groups = GroupMembers()
     /// Listener and per-cluster TLS material, reloaded when its files change.
     let tls: TLSMaterials
     let connectTimeoutSeconds = 10

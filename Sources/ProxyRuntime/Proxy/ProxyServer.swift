@@ -318,6 +318,7 @@ public final class ProxyServer: Sendable {
         context.logger.warning("switching active cluster from \(change.from) to \(change.to) (reason: \(change.reason.rawValue))")
         failoverMetrics.switched(change, clusters: running.config.clusters.map(\.name))
         state.withLock { $0.lastSwitch = SwitchRecord(change: change, atUnixSeconds: Self.unixNow()) }
+        context.groups.switched(to: change.to)
         drainSessions(where: { $0.cluster != change.to }, timeoutSeconds: running.config.failover.drainTimeoutSeconds)
     }
 

@@ -63,6 +63,10 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private var pendingRequests: [UInt8] = []
     private var awaitingProducerId: ProducerIdTranslator.ClientProducer?
     private var nextProxyCorrelationId = Int32.min
+    /// The client's client.id, from its first request; group members are tracked by it.
+    private var clientId: String?
+    /// A Fetch of a group member that has not rejoined on this cluster yet (see GroupMembers).
+    private var holdingFetch = false
     /// SASL (issue 5): the cluster's credentials when it has `sasl:`. Such sessions take client
     /// requests frame by frame, so the proxy can answer a client's own SASL requests and
     /// re-authenticate (KIP-368) at a request frame boundary.
@@ -94,7 +98,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         self.route = route
         self.cluster = cluster
         self.hidesLeaderEpochs = hidesLeaderEpochs
-        translatesProducers = context.producerIds.mayTranslate(on: cluster)
+        translatesProducers = context.producerIds.mayTranslate(on: cluster) || context.groups.anyPending(on: cluster)
         saslCredentials = context.config.cluster(named: cluster)?.sasl?.credentials
         self.clientAddress = clientAddress
         self.loop = loop
@@ -379,6 +383,10 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 return
             }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<n])
+            if clientId == nil, chunk.count > 4 {
+                // The first read starts at a frame boundary; one parse per connection.
+                clientId = (try? RequestHeader.parse(UnsafeRawBufferPointer(rebasing: chunk[4...])))??.header.clientId ?? ""
+            }
             if translatesProducers || saslCredentials != nil {
                 context.metrics.bytesFromClients.increment(by: Int64(n))
                 pendingRequests.append(contentsOf: chunk)
@@ -412,7 +420,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         guard let upstream else { return false }
         var consumed = 0
         defer { pendingRequests.removeFirst(consumed) }
-        while awaitingProducerId == nil, saslAllowsRequests(), pendingRequests.count - consumed >= 4 {
+        while awaitingProducerId == nil, !holdingFetch, saslAllowsRequests(), pendingRequests.count - consumed >= 4 {
             let p = pendingRequests
             let size = Int(Int32(bitPattern: UInt32(p[consumed]) << 24 | UInt32(p[consumed + 1]) << 16
                 | UInt32(p[consumed + 2]) << 8 | UInt32(p[consumed + 3])))
@@ -442,6 +450,13 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 consumed += 4 + size
                 if !refuseClientSASL(header) { return false }
                 continue
+            }
+            if translatesProducers,
+               let header = try? payload.withUnsafeBytes({ try RequestHeader.peek($0, frameLength: size) }),
+               header.apiKey == ApiKey.fetch.rawValue, let clientId,
+               context.groups.mustHoldFetch(clientId: clientId, cluster: cluster) {
+                holdFetchUntilRejoined()
+                break
             }
             if translatesProducers,
                let header = try? payload.withUnsafeBytes({ try RequestHeader.peek($0, frameLength: size) }),
@@ -478,6 +493,27 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             return false
         }
         return true
+    }
+
+    /// Holds a group member's Fetch until it has rejoined its group on this cluster, then closes the
+    /// connection: the client reconnects and fetches from the positions its new assignment gave it
+    /// (the new cluster's committed offsets), never from the old cluster's offsets.
+    private func holdFetchUntilRejoined() {
+        holdingFetch = true
+        client.pauseReading()
+        logger.info("holding fetches of group member \(clientId ?? "") until it rejoins its group on \(cluster)")
+        pollRejoin()
+    }
+
+    private func pollRejoin() {
+        queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
+            guard phase == .relaying || phase == .draining else { return }
+            if let clientId, context.groups.mustHoldFetch(clientId: clientId, cluster: cluster) {
+                pollRejoin()
+            } else {
+                close(reason: nil, level: .info, "group member rejoined on \(cluster): closing so it fetches from its new positions")
+            }
+        }
     }
 
     /// Asks this connection's broker for a producer id to stand in for a producer another cluster issued.
@@ -635,6 +671,9 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     }
 
     private func requestSeen(_ request: ObservedRequest) {
+        if request.apiKey == ApiKey.joinGroup.rawValue, let clientId {
+            context.groups.joining(clientId: clientId, cluster: cluster)
+        }
         loopMetrics.countRequest(apiKey: request.apiKey, apiVersion: request.apiVersion)
         if request.expectsResponse {
             inflight.append(InflightRequest(correlationId: request.correlationId, apiKey: request.apiKey,
@@ -672,7 +711,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 try relay.relay(
                     chunk, inflight: &inflight,
                     needsRewrite: {
-                        $0.apiKey == ApiKey.initProducerId.rawValue
+                        $0.apiKey == ApiKey.initProducerId.rawValue || $0.apiKey == ApiKey.syncGroup.rawValue
                             || ResponseRewriter.needsRewrite(apiKey: $0.apiKey, apiVersion: $0.apiVersion)
                     },
                     rewrite: { request, payload throws(ProxyStreamError) in try rewrite(request, payload) },
@@ -710,6 +749,12 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     }
 
     private func rewrite(_ request: InflightRequest, _ payload: [UInt8]) throws(ProxyStreamError) -> [UInt8] {
+        if request.apiKey == ApiKey.syncGroup.rawValue {
+            if let clientId, Self.syncGroupSucceeded(payload, version: request.apiVersion) {
+                context.groups.rejoined(clientId: clientId, cluster: cluster)
+            }
+            return payload
+        }
         if request.apiKey == ApiKey.initProducerId.rawValue {
             // Remember which cluster issued the id, then relay the answer untouched.
             if let response = try? InitProducerIdResponse.decode(payload: payload, version: request.apiVersion),
@@ -732,5 +777,14 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 throw ProxyStreamError(.undecodableResponse, error.description)
             }
         }
+    }
+
+    /// SyncGroup answers: header, throttle_time_ms (v1+), error_code.
+    private static func syncGroupSucceeded(_ payload: [UInt8], version: Int16) -> Bool {
+        var reader = ByteReader(payload)
+        let headerVersion = ApiCatalog.responseHeaderVersion(apiKey: ApiKey.syncGroup.rawValue, apiVersion: version)
+        guard (try? ResponseHeader.decode(from: &reader, headerVersion: headerVersion)) != nil else { return false }
+        if version >= 1 { guard (try? reader.readInt32()) != nil else { return false } }
+        return (try? reader.readInt16()) == 0
     }
 }
