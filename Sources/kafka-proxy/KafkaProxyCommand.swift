@@ -72,6 +72,8 @@ struct Run: ParsableCommand {
         LoggingSystem.bootstrap { label in ReloadableLogHandler(label: label, settings: logSettings) }
         let logger = Logger(label: "kafka-proxy")
         let registry = PrometheusCollectorRegistry()
+        // SASL (issue 5): config advisories, libsasl2 and the GSSAPI keytab, before the loops run.
+        SASLStartup.prepare(config, logger: logger)
         let server: ProxyServer
         do {
             server = try ProxyServer(config: config, logger: logger, registry: registry,

@@ -170,7 +170,7 @@ final class ConfigParsingTests: XCTestCase {
 
     func testLoadReadsFileAndUsesPathAsFileName() throws {
         let path = NSTemporaryDirectory() + "kafka-proxy-\(UInt64.random(in: 0...UInt64.max)).yaml"
-        try "listener: {}\nclusters:\n  c:\n    bootstrapServers: [\"x:1\"]\n    tls: {}\n"
+        try "listener: {}\nclusters:\n  c:\n    bootstrapServers: [\"x:1\"]\n    proxyProtocol: {}\n"
             .write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         do {
@@ -178,8 +178,8 @@ final class ConfigParsingTests: XCTestCase {
             XCTFail("expected an error")
         } catch {
             XCTAssertEqual(error.description, """
-            \(path):5:5: error: unknown key 'tls' in clusters.c
-                5 |     tls: {}
+            \(path):5:5: error: unknown key 'proxyProtocol' in clusters.c
+                5 |     proxyProtocol: {}
                   |     ^
 
             """)

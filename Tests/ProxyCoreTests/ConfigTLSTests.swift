@@ -68,8 +68,7 @@ final class ConfigTLSTests: XCTestCase {
                        ["6:7: error: clusters.primary.tls.keyFile is set but clusters.primary.tls.certFile is not (a client key needs its certificate)"])
         XCTAssertEqual(errors("      keyPasswordFile: /p"),
                        ["6:7: error: clusters.primary.tls.keyPasswordFile is set but there is no clusters.primary.tls.keyFile"])
-        XCTAssertEqual(errors("      serverName: \"kafka:9093\"")[0].prefix(42),
-                       "6:19: error: clusters.primary.tls.serverN")
+        XCTAssertTrue(errors("      serverName: \"kafka:9093\"")[0].hasPrefix("6:19: error: clusters.primary.tls.serverName"))
         XCTAssertEqual(errors("      caFile: \"\""), ["6:15: error: clusters.primary.tls.caFile must not be empty"])
         XCTAssertEqual(errors("      cafile: /ca.crt"),
                        ["6:7: error: unknown key 'cafile' in clusters.primary.tls (did you mean 'caFile'?)"])

@@ -624,6 +624,8 @@ class ConfluentProduceLoop(ProduceLoop):
         conf = {"bootstrap.servers": self.bootstrap, "acks": "all", "linger.ms": 5,
                 "message.timeout.ms": 30000, "request.timeout.ms": 10000, "retry.backoff.ms": 100,
                 "error_cb": self._on_error, **FAST}
+        if os.environ.get("FAILOVER_CLIENT_DEBUG"):       # e.g. "eos,broker,metadata": librdkafka log on stderr
+            conf["debug"] = os.environ["FAILOVER_CLIENT_DEBUG"]
         conf.update(self.conf)
         p = Producer(conf)
         seq = self.first_seq

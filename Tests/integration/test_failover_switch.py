@@ -8,6 +8,7 @@ topics are created on both clusters up front, and both clusters are read directl
 through the proxy) to find every acknowledged record.
 """
 
+import os
 import time
 
 import pytest
@@ -128,7 +129,8 @@ def test_consumer_group_member_follows_switch(cluster_pair, failover_proxy, fail
         committer.close()
 
     p = failover_proxy(pair.by_name(), active="primary", failover=FAILOVER, layout="configmap")
-    c = consumer(p.bootstrap, group, **{"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000})
+    debug = {"debug": os.environ["FAILOVER_CLIENT_DEBUG"]} if os.environ.get("FAILOVER_CLIENT_DEBUG") else {}
+    c = consumer(p.bootstrap, group, **{"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}, **debug)
     got = []          # (time, partition, offset, value)
     errors = []
 

@@ -54,6 +54,8 @@ def expect_failure(tls_world, tls_proxy, frontend, tls, needle, reason):
                   + cluster_yaml("plain", "127.0.0.1:%d" % plain.port), wait_ready=False)
     # A client connection makes a session dial the broker (the probe also does, every few seconds).
     from helpers import api_versions
+    from conftest import wait_port
+    assert wait_port("127.0.0.1", p.bootstrap_port, 10)
     try:
         api_versions("127.0.0.1", p.bootstrap_port, timeout=5)
     except Exception:
@@ -86,11 +88,13 @@ def test_plain_broker_behind_tls_config(tls_world, tls_proxy):
     p = tls_proxy(cluster_yaml("primary", "127.0.0.1:%d" % tls_world.tansu.port,
                                {"caFile": tls_world.pki.path("ca.crt")}), wait_ready=False)
     from helpers import api_versions
+    from conftest import wait_port
+    assert wait_port("127.0.0.1", p.bootstrap_port, 10)
     try:
         api_versions("127.0.0.1", p.bootstrap_port, timeout=5)
     except Exception:
         pass
-    assert p.wait_log("plain-TCP"), p.log()[-4000:]
+    assert p.wait_log("plain-TCP port", timeout=25), p.log()[-4000:]
 
 
 def test_insecure_skip_verify_warns(tls_world, tls_proxy):

@@ -7,6 +7,7 @@ import CProxyShims
 import Dispatch
 import Logging
 import ProxyCore
+import ProxySASL
 import ProxyTLS
 import Synchronization
 
@@ -113,13 +114,16 @@ final class ClusterProbe: @unchecked Sendable {
                 return
             }
         }
-        let attempt = ProbeAttempt(address: address, queue: queue, timeoutSeconds: timeoutSeconds, tls: engine) { [self] result in
+        // SASL clusters: the probe logs in too, so bad credentials show on /readyz without client traffic.
+        let sasl = cluster?.sasl?.credentials
+        let attempt = ProbeAttempt(address: address, queue: queue, timeoutSeconds: timeoutSeconds, tls: engine,
+                                   sasl: sasl, serverHost: hostOf(name)) { [self] result in
             self.attempt = nil
             guard generation == self.generation else { return }
             switch result {
             case .success:
                 record(ProbeResult(ok: true, atNanos: DispatchTime.now().uptimeNanoseconds, broker: name,
-                                   detail: "ApiVersions answered"))
+                                   detail: sasl.map { "ApiVersions answered, SASL \($0.mechanism.rawValue) login succeeded" } ?? "ApiVersions answered"))
             case .failure(let error):
                 tryNext(candidates.dropFirst(), errors: errors + ["\(name): \(error)"], generation: generation)
             }
@@ -153,9 +157,16 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
     private var done = false
     private var sent = false
     private static let correlationId: Int32 = 0x6b70_7278
+    /// SASL clusters: a login (ApiVersions v3, SaslHandshake, SaslAuthenticate) instead of ApiVersions v0.
+    private let saslCredentials: SASLCredentials?
+    private let serverHost: String
+    private var auth: SaslAuthenticator?
 
     init(address: SocketAddress, queue: DispatchQueue, timeoutSeconds: Int, tls: TLSEngine? = nil,
+         sasl: SASLCredentials? = nil, serverHost: String = "",
          completion: @escaping (Result<Void, ProbeError>) -> Void) {
+        self.saslCredentials = sasl
+        self.serverHost = serverHost
         self.address = address
         self.tls = tls
         self.queue = queue
@@ -165,7 +176,7 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
 
     func start() {
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.setEventHandler { [self] in finish(.failure(ProbeError(description: "no answer within \(timeoutSeconds)s"))) }
+        timer.setEventHandler { [self] in finish(.failure(ProbeError(description: "no answer within \(timeoutSeconds)s\(self.channel?.tlsStallHint ?? "")"))) }
         timer.schedule(deadline: .now() + .seconds(timeoutSeconds))
         timer.activate()
         self.timer = timer
@@ -202,6 +213,10 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
     }
 
     func channelReadable(_ channel: SocketChannel) {
+        if auth != nil {
+            saslReadable(channel)
+            return
+        }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let result = buffer.withUnsafeMutableBytes { raw in Result { () throws(SyscallError) in try channel.read(into: raw) } }
         switch result {
@@ -230,8 +245,59 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
     func channelWritable(_ channel: SocketChannel) {
         guard !sent, !done else { return }
         sent = true
+        if let saslCredentials {
+            var auth = SaslAuthenticator(credentials: saslCredentials, serverHost: serverHost, brokerVersions: nil,
+                                         clientId: "kafka-proxy-probe")
+            let step = auth.start()
+            self.auth = auth
+            channel.resumeReading()
+            saslAdvance(step, channel)
+            return
+        }
         channel.send(Self.apiVersionsRequest)
         channel.resumeReading()
+    }
+
+    private func saslAdvance(_ step: SaslAuthenticator.Step, _ channel: SocketChannel) {
+        switch step {
+        case .send(let request): channel.send(request.frame)
+        case .authenticated: finish(.success(()))
+        case .failed(let error): finish(.failure(ProbeError(description: error.description)))
+        }
+    }
+
+    private func saslReadable(_ channel: SocketChannel) {
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        while !done {
+            let result = buffer.withUnsafeMutableBytes { raw in Result { () throws(SyscallError) in try channel.read(into: raw) } }
+            switch result {
+            case .failure(let error):
+                finish(.failure(ProbeError(description: error.description)))
+                return
+            case .success(.wouldBlock):
+                return
+            case .success(.done(0)):
+                finish(.failure(ProbeError(description: "broker closed the connection during the SASL login")))
+                return
+            case .success(.done(let n)):
+                received += buffer[..<n]
+            }
+            while !done, received.count >= 4 {
+                let size = Int(Int32(bitPattern: UInt32(received[0]) << 24 | UInt32(received[1]) << 16
+                    | UInt32(received[2]) << 8 | UInt32(received[3])))
+                guard size >= 4, size <= 1 << 20 else {
+                    finish(.failure(ProbeError(description: "invalid response size \(size) during the SASL login")))
+                    return
+                }
+                guard received.count >= 4 + size else { break }
+                let payload = Array(received[4..<(4 + size)])
+                received.removeFirst(4 + size)
+                guard var auth else { return }
+                let step = auth.receive(payload)
+                self.auth = auth
+                saslAdvance(step, channel)
+            }
+        }
     }
 
     func channelFailed(_ channel: SocketChannel, _ error: SyscallError) {

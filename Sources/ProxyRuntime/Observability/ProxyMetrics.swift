@@ -15,6 +15,7 @@ final class ProxyMetrics: Sendable {
     let bytesFromBrokers: Counter
     let upstreamConnectFailures: Counter
     private let errorCounters = Mutex<[String: Counter]>([:])
+    private let saslCounters = Mutex<[String: Counter]>([:])
 
     static let latencyBuckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
@@ -52,6 +53,34 @@ final class ProxyMetrics: Sendable {
             return counter
         }
         counter.increment()
+    }
+
+    /// Failed SASL logins to upstream brokers (`kafka_proxy_sasl_authentication_failures_total`), and
+    /// successful ones (`kafka_proxy_sasl_authentications_total{kind=initial|reauthentication}`). Cold path.
+    func recordSASLFailure(cluster: String, mechanism: String, reason: String) {
+        saslCounter(key: "f|\(cluster)|\(mechanism)|\(reason)") {
+            registry.makeCounter(descriptor: Self.name("sasl_authentication_failures", "total",
+                "Failed SASL logins to upstream brokers, by cluster, mechanism and reason"),
+                labels: [("cluster", cluster), ("mechanism", mechanism), ("reason", reason)])
+        }.increment()
+    }
+
+    func recordSASLSuccess(cluster: String, mechanism: String, reauthentication: Bool) {
+        let kind = reauthentication ? "reauthentication" : "initial"
+        saslCounter(key: "s|\(cluster)|\(mechanism)|\(kind)") {
+            registry.makeCounter(descriptor: Self.name("sasl_authentications", "total",
+                "Successful SASL logins to upstream brokers, by cluster, mechanism and kind"),
+                labels: [("cluster", cluster), ("mechanism", mechanism), ("kind", kind)])
+        }.increment()
+    }
+
+    private func saslCounter(key: String, make: () -> Counter) -> Counter {
+        saslCounters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = make()
+            counters[key] = counter
+            return counter
+        }
     }
 
     func makeRequestCounter(apiKey: Int16, apiVersion: Int16) -> Counter {

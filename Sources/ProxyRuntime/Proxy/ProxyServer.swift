@@ -226,13 +226,27 @@ public final class ProxyServer: Sendable {
         }
         var effective = loaded
         var restartRequired: [String] = []
-        if loaded.listener != old.config.listener {
+        // Listener TLS material applies live (new connections); the sockets themselves do not.
+        var bound = loaded.listener
+        bound.tls = old.config.listener.tls
+        if bound != old.config.listener {
             restartRequired.append("listener")
             effective.listener = old.config.listener
+            effective.listener.tls = loaded.listener.tls
         }
         if loaded.admin != old.config.admin {
             restartRequired.append("admin")
             effective.admin = old.config.admin
+        }
+        do {
+            try context.tls.apply(effective)
+        } catch {
+            context.logger.warning("config reload (\(trigger)) rejected, keeping the running config: \(error)")
+            failoverMetrics.reloads(ok: false)
+            state.withLock {
+                $0.lastReload = ReloadRecord(ok: false, error: "\(error)", restartRequired: [], atUnixSeconds: Self.unixNow())
+            }
+            return
         }
         if !restartRequired.isEmpty {
             context.logger.warning("config reload: changes to \(restartRequired.joined(separator: ", ")) need a restart and are ignored until then")

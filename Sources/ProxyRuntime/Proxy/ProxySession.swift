@@ -67,6 +67,8 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private var clientId: String?
     /// A Fetch of a group member that has not rejoined on this cluster yet (see GroupMembers).
     private var holdingFetch = false
+    /// The client closed; the requests it sent are still being written to the broker.
+    private var flushingToBroker = false
     /// SASL (issue 5): the cluster's credentials when it has `sasl:`. Such sessions take client
     /// requests frame by frame, so the proxy can answer a client's own SASL requests and
     /// re-authenticate (KIP-368) at a request frame boundary.
@@ -321,7 +323,9 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
 
     func channelWritable(_ channel: SocketChannel) {
         if channel === upstream {
-            if phase == .connecting {
+            if flushingToBroker {
+                close(reason: nil, level: .debug, "client closed the connection; its requests reached the broker")
+            } else if phase == .connecting {
                 upstreamConnected()
             } else if phase == .relaying {
                 client.resumeReading()
@@ -379,7 +383,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 return
             }
             if n == 0 {
-                close(reason: nil, level: .debug, "client closed the connection")
+                clientClosed()
                 return
             }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<n])
@@ -582,10 +586,13 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         saslAdvance(step)
     }
 
-    /// The client sent EOF (checked without reading: its bytes wait until the login is done).
+    /// The client shut its side or reset (checked without reading: requests it sent before closing
+    /// may still be buffered). POLLRDHUP (0x2000) is Linux's "peer closed its writing half".
     private func clientHasClosed() -> Bool {
-        var byte: UInt8 = 0
-        return Glibc.recv(client.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
+        let rdhup: Int16 = 0x2000
+        var p = pollfd(fd: client.fd, events: Int16(POLLIN) | rdhup, revents: 0)
+        guard Glibc.poll(&p, 1, 0) > 0 else { return false }
+        return p.revents & (rdhup | Int16(POLLHUP) | Int16(POLLERR)) != 0
     }
 
     /// Acts on the authenticator's next step. Never called from inside the relay with `.send`.
@@ -668,6 +675,21 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             close(reason: nil, level: .info, "closed after refusing the client's SaslAuthenticate")
         }
         return false
+    }
+
+    /// The client is gone. What it sent and the proxy accepted still reaches the broker (an acks=0
+    /// producer closes right after its last send), bounded by the drain timer; then both close.
+    private func clientClosed() {
+        guard let upstream, upstream.hasPendingOutput, phase == .relaying || phase == .draining else {
+            close(reason: nil, level: .debug, "client closed the connection")
+            return
+        }
+        flushingToBroker = true
+        client.pauseReading()
+        upstream.pauseReading()
+        phase = .draining
+        drainDeadline = DispatchTime.now().uptimeNanoseconds + 5_000_000_000
+        timer.schedule(deadline: .now() + .seconds(5), leeway: .milliseconds(50))
     }
 
     private func requestSeen(_ request: ObservedRequest) {

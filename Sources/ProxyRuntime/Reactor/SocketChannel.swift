@@ -329,6 +329,14 @@ extension SocketChannel {
         return "\(tls.protocolVersion)\(tls.peerCertificateSubject.map { ", peer \($0)" } ?? "")"
     }
 
+    /// For timeout messages: a TLS handshake still waiting for the peer usually means a plain-TCP port
+    /// (a Kafka broker reads a ClientHello as the start of a ~370 MB frame and waits for the rest).
+    var tlsStallHint: String {
+        guard tls != nil, tlsHandshaking else { return "" }
+        let peer = tls!.context.isClient ? "broker" : "client"
+        return " (the TLS handshake got no answer from the \(peer): is it a plain-TCP port? check the port and tls.enabled)"
+    }
+
     fileprivate func beginHandshake() {
         tlsHandshaking = true
         advanceHandshake()
