@@ -2,26 +2,17 @@
 //
 // Load generator, synthetic broker and micro-benchmarks for kafka-proxy-swift (issue 6).
 // A separate package so that the proxy itself never depends on benchmark-only packages.
-import Foundation
 import PackageDescription
 
-// The codec (KafkaProtocol) comes from the root package. The root manifest must export it as a
-// library product: `.library(name: "KafkaProtocol", targets: ["KafkaProtocol"])`. Until it does,
-// this package compiles the same sources through the symlink Sources/KafkaProtocolFromRoot
-// (never a copy: one codec, the proxy's own).
-let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-let rootManifest = (try? String(contentsOf: here.appendingPathComponent("../Package.swift"), encoding: .utf8)) ?? ""
-let rootExportsCodec = rootManifest.contains(#".library(name: "KafkaProtocol""#)
+// The codec is the proxy's own KafkaProtocol library, from the root package (by path).
+let codec: Target.Dependency = .product(name: "KafkaProtocol", package: "kafka-proxy-swift")
 
-let codec: Target.Dependency = rootExportsCodec
-    ? .product(name: "KafkaProtocol", package: "kafka-proxy-swift")
-    : "KafkaProtocol"
-
-var dependencies: [Package.Dependency] = [
+let dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    .package(name: "kafka-proxy-swift", path: ".."),
 ]
-var targets: [Target] = [
+let targets: [Target] = [
     .target(name: "CBenchShims"),
     .target(name: "BenchSupport", dependencies: ["CBenchShims", codec]),
     .executableTarget(
@@ -40,12 +31,6 @@ var targets: [Target] = [
         ]
     ),
 ]
-if rootExportsCodec {
-    dependencies.append(.package(name: "kafka-proxy-swift", path: ".."))
-} else {
-    targets.append(.target(name: "KafkaProtocol", path: "Sources/KafkaProtocolFromRoot"))
-}
-
 let package = Package(
     name: "kafka-proxy-benchmarks",
     platforms: [.macOS(.v13)],

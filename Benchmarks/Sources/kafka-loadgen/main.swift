@@ -198,6 +198,7 @@ struct Setup {
     var produceVersion: Int16
     var fetchVersion: Int16
 
+    @discardableResult
     static func apiVersions(_ fd: Int32, correlationId: Int32) throws -> ApiVersionsResponse {
         let body = ApiVersionsRequest(clientSoftwareName: "kafka-loadgen", clientSoftwareVersion: "1.0").encoded(version: 3)
         try Sock.writeAll(fd, KafkaFrames.request(apiKey: .apiVersions, version: 3, correlationId: correlationId,
