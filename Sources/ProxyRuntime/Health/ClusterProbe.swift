@@ -5,6 +5,7 @@ import Musl
 #endif
 import CProxyShims
 import Dispatch
+import KafkaProtocol
 import Logging
 import ProxyCore
 import ProxySASL
@@ -15,6 +16,8 @@ import Synchronization
 struct ProbeResult: Sendable {
     var cluster: String = ""
     var ok: Bool
+    /// The cluster's brokers (Metadata without topics), so their ports are known before any client asks.
+    var brokers: [BrokerEndpoint] = []
     var atNanos: UInt64
     var broker: String
     var detail: String
@@ -121,8 +124,8 @@ final class ClusterProbe: @unchecked Sendable {
             self.attempt = nil
             guard generation == self.generation else { return }
             switch result {
-            case .success:
-                record(ProbeResult(ok: true, atNanos: DispatchTime.now().uptimeNanoseconds, broker: name,
+            case .success(let brokers):
+                record(ProbeResult(ok: true, brokers: brokers, atNanos: DispatchTime.now().uptimeNanoseconds, broker: name,
                                    detail: sasl.map { "ApiVersions answered, SASL \($0.mechanism.rawValue) login succeeded" } ?? "ApiVersions answered"))
             case .failure(let error):
                 tryNext(candidates.dropFirst(), errors: errors + ["\(name): \(error)"], generation: generation)
@@ -149,7 +152,9 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
     private let address: SocketAddress
     private let queue: DispatchQueue
     private let timeoutSeconds: Int
-    private let completion: (Result<Void, ProbeError>) -> Void
+    private let completion: (Result<[BrokerEndpoint], ProbeError>) -> Void
+    private enum Phase { case login, metadata }
+    private var phase = Phase.login
     private var channel: SocketChannel?
     private let tls: TLSEngine?
     private var timer: (any DispatchSourceTimer)?
@@ -164,7 +169,7 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
 
     init(address: SocketAddress, queue: DispatchQueue, timeoutSeconds: Int, tls: TLSEngine? = nil,
          sasl: SASLCredentials? = nil, serverHost: String = "",
-         completion: @escaping (Result<Void, ProbeError>) -> Void) {
+         completion: @escaping (Result<[BrokerEndpoint], ProbeError>) -> Void) {
         self.saslCredentials = sasl
         self.serverHost = serverHost
         self.address = address
@@ -202,7 +207,7 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
         finish(.failure(ProbeError(description: "cancelled")))
     }
 
-    private func finish(_ result: Result<Void, ProbeError>) {
+    private func finish(_ result: Result<[BrokerEndpoint], ProbeError>) {
         guard !done else { return }
         done = true
         timer?.cancel()
@@ -213,33 +218,77 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
     }
 
     func channelReadable(_ channel: SocketChannel) {
-        if auth != nil {
-            saslReadable(channel)
-            return
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        while !done {
+            let result = buffer.withUnsafeMutableBytes { raw in Result { () throws(SyscallError) in try channel.read(into: raw) } }
+            switch result {
+            case .failure(let error):
+                finish(.failure(ProbeError(description: error.description)))
+                return
+            case .success(.wouldBlock):
+                return
+            case .success(.done(0)):
+                finish(.failure(ProbeError(description: auth != nil
+                    ? "broker closed the connection during the SASL login"
+                    : "broker closed the connection before answering")))
+                return
+            case .success(.done(let n)):
+                received += buffer[..<n]
+            }
+            while !done, received.count >= 4 {
+                let size = Int(Int32(bitPattern: UInt32(received[0]) << 24 | UInt32(received[1]) << 16
+                    | UInt32(received[2]) << 8 | UInt32(received[3])))
+                guard size >= 4, size <= 16 << 20 else {
+                    finish(.failure(ProbeError(description: "invalid response size \(size)")))
+                    return
+                }
+                guard received.count >= 4 + size else { break }
+                let payload = Array(received[4..<(4 + size)])
+                received.removeFirst(4 + size)
+                handle(payload, channel)
+            }
         }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let result = buffer.withUnsafeMutableBytes { raw in Result { () throws(SyscallError) in try channel.read(into: raw) } }
-        switch result {
-        case .failure(let error):
-            finish(.failure(ProbeError(description: error.description)))
-        case .success(.wouldBlock):
-            return
-        case .success(.done(0)):
-            finish(.failure(ProbeError(description: "broker closed the connection before answering ApiVersions")))
-        case .success(.done(let n)):
-            received += buffer[..<n]
-            guard received.count >= 10 else { return }
-            let correlationId = Int32(bitPattern: UInt32(received[4]) << 24 | UInt32(received[5]) << 16
-                | UInt32(received[6]) << 8 | UInt32(received[7]))
-            let errorCode = Int16(bitPattern: UInt16(received[8]) << 8 | UInt16(received[9]))
+    }
+
+    private func handle(_ payload: [UInt8], _ channel: SocketChannel) {
+        switch phase {
+        case .login where auth != nil:
+            guard var auth else { return }
+            let step = auth.receive(payload)
+            self.auth = auth
+            saslAdvance(step, channel)
+        case .login:
+            guard payload.count >= 6 else {
+                finish(.failure(ProbeError(description: "ApiVersions answer of \(payload.count) bytes")))
+                return
+            }
+            let correlationId = Int32(bitPattern: UInt32(payload[0]) << 24 | UInt32(payload[1]) << 16
+                | UInt32(payload[2]) << 8 | UInt32(payload[3]))
+            let errorCode = Int16(bitPattern: UInt16(payload[4]) << 8 | UInt16(payload[5]))
             if correlationId != Self.correlationId {
                 finish(.failure(ProbeError(description: "ApiVersions answer has correlation id \(correlationId)")))
             } else if errorCode != 0 {
                 finish(.failure(ProbeError(description: "ApiVersions answered error code \(errorCode)")))
             } else {
-                finish(.success(()))
+                requestBrokers(channel)
             }
+        case .metadata:
+            // The cluster answered already; brokers are a bonus, so a Metadata problem is no failure.
+            var reader = ByteReader(payload)
+            let brokers = (try? ResponseHeader.decode(from: &reader, headerVersion: 0))
+                .flatMap { _ in try? MetadataResponse.decode(from: &reader, version: 1) }?
+                .brokers.map { BrokerEndpoint(nodeId: $0.nodeId, host: $0.host, port: $0.port, rack: $0.rack) } ?? []
+            finish(.success(brokers))
         }
+    }
+
+    /// Metadata v1 with an empty topic list: the brokers and nothing else.
+    private func requestBrokers(_ channel: SocketChannel) {
+        phase = .metadata
+        auth = nil
+        let header = RequestHeader(apiKey: ApiKey.metadata.rawValue, apiVersion: 1,
+                                   correlationId: Self.correlationId &+ 1, clientId: "kafka-proxy-probe")
+        channel.send(KafkaFrame.request(header: header, body: [0, 0, 0, 0]))
     }
 
     func channelWritable(_ channel: SocketChannel) {
@@ -261,42 +310,8 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
     private func saslAdvance(_ step: SaslAuthenticator.Step, _ channel: SocketChannel) {
         switch step {
         case .send(let request): channel.send(request.frame)
-        case .authenticated: finish(.success(()))
+        case .authenticated: requestBrokers(channel)
         case .failed(let error): finish(.failure(ProbeError(description: error.description)))
-        }
-    }
-
-    private func saslReadable(_ channel: SocketChannel) {
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        while !done {
-            let result = buffer.withUnsafeMutableBytes { raw in Result { () throws(SyscallError) in try channel.read(into: raw) } }
-            switch result {
-            case .failure(let error):
-                finish(.failure(ProbeError(description: error.description)))
-                return
-            case .success(.wouldBlock):
-                return
-            case .success(.done(0)):
-                finish(.failure(ProbeError(description: "broker closed the connection during the SASL login")))
-                return
-            case .success(.done(let n)):
-                received += buffer[..<n]
-            }
-            while !done, received.count >= 4 {
-                let size = Int(Int32(bitPattern: UInt32(received[0]) << 24 | UInt32(received[1]) << 16
-                    | UInt32(received[2]) << 8 | UInt32(received[3])))
-                guard size >= 4, size <= 1 << 20 else {
-                    finish(.failure(ProbeError(description: "invalid response size \(size) during the SASL login")))
-                    return
-                }
-                guard received.count >= 4 + size else { break }
-                let payload = Array(received[4..<(4 + size)])
-                received.removeFirst(4 + size)
-                guard var auth else { return }
-                let step = auth.receive(payload)
-                self.auth = auth
-                saslAdvance(step, channel)
-            }
         }
     }
 

@@ -311,6 +311,14 @@ public final class ProxyServer: Sendable {
             return (was, state.controller.probed(cluster: result.cluster, ok: result.ok, nowNanos: result.atNanos))
         }
         failoverMetrics.setHealthy(result.cluster, result.ok)
+        // Node id order: the n-th broker of every cluster takes the n-th port (see AddressMap).
+        for broker in result.brokers.sorted(by: { $0.nodeId < $1.nodeId }) {
+            do throws(BrokerDirectory.Failure) {
+                _ = try context.directory.localPort(cluster: result.cluster, endpoint: broker)
+            } catch {
+                context.logger.warning("cluster \(result.cluster): \(error)")
+            }
+        }
         if wasHealthy != result.ok {
             if result.ok {
                 context.logger.info("cluster \(result.cluster) is reachable (\(result.broker))")
