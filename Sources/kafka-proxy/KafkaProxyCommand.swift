@@ -10,7 +10,7 @@ struct KafkaProxyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka-proxy",
         abstract: "A Kafka wire-protocol proxy that runs next to Kafka clients.",
-        subcommands: [Run.self, Check.self],
+        subcommands: [Run.self, Check.self, Server.self, PrintConfig.self],
         defaultSubcommand: Run.self
     )
 }
@@ -68,43 +68,10 @@ struct Run: ParsableCommand {
             ConfigFile.report(errors, path: options.config)
             throw ExitCode(1)
         }
-        let logSettings = LogSettings(config.logging)
-        LoggingSystem.bootstrap { label in ReloadableLogHandler(label: label, settings: logSettings) }
-        let logger = Logger(label: "kafka-proxy")
-        let registry = PrometheusCollectorRegistry()
-        // SASL (issue 5): config advisories, libsasl2 and the GSSAPI keytab, before the loops run.
-        SASLStartup.prepare(config, logger: logger)
-        let server: ProxyServer
-        do {
-            server = try ProxyServer(config: config, logger: logger, registry: registry,
-                                     onLoggingChange: { logSettings.apply($0) })
-            try server.start()
-        } catch {
-            logger.critical("cannot start: \(error)")
-            throw ExitCode(1)
-        }
         let path = options.config
-        let watcher: ConfigWatcher?
-        do {
-            watcher = try ConfigWatcher(path: path, logger: logger) { server.reload(path: path, trigger: "file change") }
-            watcher?.start()
-        } catch {
-            logger.error("config changes will only apply on SIGHUP: \(error)")
-            watcher = nil
-        }
-        let signals = SignalHandling(logger: logger)
-        signals.onHangup {
-            logger.info("received SIGHUP: reloading \(path)")
-            server.reload(path: path, trigger: "SIGHUP")
-        }
-        signals.onTerminate { signal in
-            logger.info("received \(signal)")
-            watcher?.stop()
-            server.shutdown(drainTimeoutSeconds: shutdownTimeout) {
-                logger.info("stopped")
-                Foundation.exit(0)
-            }
-        }
-        dispatchMain()
+        try ProxyLauncher.run(config: config, shutdownTimeout: shutdownTimeout,
+                              reload: ProxyLauncher.ReloadSource(path: path) { () throws(ConfigErrors) -> ProxyConfig in
+                                  try ConfigLoader.load(path: path)
+                              })
     }
 }

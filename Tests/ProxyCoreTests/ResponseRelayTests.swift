@@ -25,7 +25,8 @@ final class ResponseRelayTests: XCTestCase {
             + StreamFixtures.metadataResponse(version: 1, correlationId: 5)
     }
 
-    private func relay(_ chunks: [[UInt8]], queue: InflightQueue? = nil) throws(ProxyStreamError) -> (output: [UInt8], responses: [Int32]) {
+    private func relay(_ chunks: [[UInt8]], queue: InflightQueue? = nil,
+                       stray: Set<Int32> = []) throws(ProxyStreamError) -> (output: [UInt8], responses: [Int32]) {
         var relay = ResponseRelay(maxFrameBytes: 1 << 20)
         var queue = queue ?? inflight(requests)
         var output: [UInt8] = []
@@ -39,6 +40,7 @@ final class ResponseRelayTests: XCTestCase {
                         rewrite: { request, payload throws(ProxyStreamError) in
                             try rewriter.rewrite(request: request, payload: payload) { UInt16(9100 + $0.nodeId) }
                         },
+                        isStray: { stray.contains($0) },
                         onResponse: { request, _ in answered.append(request.correlationId) },
                         emit: { out in
                             switch out {
@@ -108,6 +110,28 @@ final class ResponseRelayTests: XCTestCase {
         let frame: [UInt8] = [0, 0, 0, 0x11, 0, 0, 0, 7, 0, 0x23, 1, 0, 0x12, 0, 0, 0, 2, 0, 0, 0, 0]
         let (output, _) = try relay([frame], queue: inflight([(.apiVersions, 3, 7)]))
         XCTAssertEqual(output, frame)
+    }
+
+    func testAnAnswerToAnAcksZeroRequestIsDroppedAtEverySplit() throws {
+        // Produce acks=0 (correlation 41) expects no answer; a broker that sends one anyway must
+        // not disturb the responses around it, whichever mode they pass in.
+        let stray = StreamFixtures.opaqueResponse(correlationId: 41, bodyBytes: 20)
+        let stream = StreamFixtures.opaqueResponse(correlationId: 40, bodyBytes: 30) + stray
+            + StreamFixtures.metadataResponse(version: 12, correlationId: 42) + stray
+            + StreamFixtures.opaqueResponse(correlationId: 43, bodyBytes: 9)
+        let queue = inflight([(.produce, 8, 40), (.metadata, 12, 42), (.fetch, 4, 43)])
+        let expected = try relay([stream.filter { _ in true }], queue: queue, stray: [41])
+        XCTAssertEqual(expected.responses, [40, 42, 43])
+        XCTAssertEqual(frames(expected.output).count, 3)
+        XCTAssertEqual(Array(expected.output.prefix(38)), Array(stream.prefix(38)))
+        for split in 0...stream.count {
+            let out = try relay([Array(stream[..<split]), Array(stream[split...])], queue: queue, stray: [41])
+            XCTAssertEqual(out.output, expected.output, "split at \(split)")
+        }
+        XCTAssertEqual(try relay(stream.map { [$0] }, queue: queue, stray: [41]).output, expected.output)
+        XCTAssertThrowsError(try relay([stream], queue: queue)) { error in
+            XCTAssertEqual((error as? ProxyStreamError)?.reason, .correlationMismatch)
+        }
     }
 
     func testCorrelationMismatchIsAnError() {

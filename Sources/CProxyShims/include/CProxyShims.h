@@ -14,6 +14,14 @@ int CProxyShims_socket_nonblocking(int domain, int type, int protocol);
 /// SOCK_STREAM as a plain int (Glibc declares it as an enum constant Swift imports inconsistently).
 static const int CProxyShims_SOCK_STREAM = SOCK_STREAM;
 
+/// epoll for the per-loop socket poller (Glibc's module does not export <sys/epoll.h>).
+/// Level-triggered EPOLLIN; `token` comes back from CProxyShims_epoll_wait.
+int CProxyShims_epoll_create(void);
+int CProxyShims_epoll_add_readable(int epfd, int fd, unsigned long long token);
+int CProxyShims_epoll_remove(int epfd, int fd);
+/// epoll_wait without blocking; fills `tokens` with up to `max` ready tokens, returns the count.
+int CProxyShims_epoll_poll(int epfd, unsigned long long *tokens, int max);
+
 /// OpenSSL macro shims (struct tags only; no OpenSSL headers).
 #include "CProxyShimsTLS.h"
 

@@ -9,6 +9,11 @@ public enum RelayOutput {
 /// response's first byte the relay already knows (from the head of the in-flight queue) whether
 /// it passes through untouched (streamed, zero copy) or must be collected whole and rewritten.
 ///
+/// A pass-through frame goes out once its size and correlation id (its first 8 bytes) have been
+/// checked, so a frame that turns out not to be the expected response never reaches the client:
+/// an answer to a request that expects none (a broker answering acks=0 Produce, against the
+/// protocol) is dropped, anything else closes the connection.
+///
 /// Not thread-safe: owned by one connection and used on its queue.
 public struct ResponseRelay: Sendable {
     public let maxFrameBytes: Int
@@ -16,10 +21,12 @@ public struct ResponseRelay: Sendable {
     private enum Mode: Sendable {
         /// Between frames.
         case idle
-        /// Streaming a pass-through frame; `seen` bytes of it so far (its first 8 are decoded as they pass).
-        case passing(request: InflightRequest, seen: Int, frameBytes: Int?)
-        /// Collecting a frame to rewrite.
+        /// A pass-through frame: its first 8 bytes are being checked (`frameBytes` nil) or it streams.
+        case passing(request: InflightRequest?, seen: Int, frameBytes: Int?)
+        /// Collecting a frame to rewrite or to hand to the proxy.
         case collecting(request: InflightRequest, frameBytes: Int?)
+        /// Dropping the rest of a stray frame.
+        case skipping(remaining: Int)
     }
 
     private var mode: Mode = .idle
@@ -41,6 +48,8 @@ public struct ResponseRelay: Sendable {
     ///   - needsRewrite: whether the response to this request must be collected and rewritten.
     ///   - rewrite: turns a whole collected frame (size prefix excluded) into the bytes to send
     ///     (size prefix excluded; the relay writes the new one).
+    ///   - isStray: whether a response with this correlation id answers a request that expected
+    ///     none (recent acks=0 Produce); such a response is dropped.
     ///   - onResponse: called once per response, when its header has been checked.
     ///   - onProxyResponse: the whole payload answering a request the proxy sent itself; the
     ///     client never sees it.
@@ -49,6 +58,7 @@ public struct ResponseRelay: Sendable {
         inflight: inout InflightQueue,
         needsRewrite: (InflightRequest) -> Bool,
         rewrite: (InflightRequest, [UInt8]) throws(ProxyStreamError) -> [UInt8],
+        isStray: (Int32) -> Bool = { _ in false },
         onResponse: (InflightRequest, Int) -> Void,
         onProxyResponse: (InflightRequest, [UInt8]) throws(ProxyStreamError) -> Void = { _, _ in },
         emit: (RelayOutput) -> Void
@@ -66,11 +76,9 @@ public struct ResponseRelay: Sendable {
         while index < count {
             switch mode {
             case .idle:
-                guard let head = inflight.popFirst() else {
-                    throw ProxyStreamError(.unexpectedResponse, "broker sent a response to no outstanding request")
-                }
-                if head.fromProxy || needsRewrite(head) {
-                    flushPassed(upTo: index)
+                flushPassed(upTo: index)
+                let head = inflight.first
+                if let head, head.fromProxy || needsRewrite(head) {
                     collected.removeAll(keepingCapacity: true)
                     mode = .collecting(request: head, frameBytes: nil)
                 } else {
@@ -84,29 +92,58 @@ public struct ResponseRelay: Sendable {
                     seen += n
                     index += n
                 } else {
-                    // Decode the 4-byte size and 4-byte correlation id as they stream past.
+                    // The first 8 bytes are held back until checked: `passStart` stays at the frame
+                    // start if it is in this chunk, else they are re-emitted from `prefix`.
+                    let startedHere = seen == 0
+                    let frameStart = index
                     while seen < 8 && index < count {
                         prefix = prefix << 8 | UInt64(chunk[index])
                         seen += 1
                         index += 1
                     }
-                    if seen == 8 {
-                        let size = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix >> 32))
-                        let correlationId = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix))
-                        let total = try checkedFrameBytes(size: size)
-                        guard correlationId == request.correlationId else {
-                            throw ProxyStreamError(.correlationMismatch,
-                                "response correlation id \(correlationId), expected \(request.correlationId)")
-                        }
-                        frameBytes = total
-                        onResponse(request, total)
+                    guard seen == 8 else {
+                        mode = .passing(request: request, seen: seen, frameBytes: nil)
+                        // Nothing of this frame is emitted before it is checked.
+                        passStart = index
+                        continue
                     }
+                    let size = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix >> 32))
+                    let correlationId = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix))
+                    let total = try checkedFrameBytes(size: size)
+                    guard let request, correlationId == request.correlationId else {
+                        guard isStray(correlationId) else {
+                            if let request {
+                                throw ProxyStreamError(.correlationMismatch,
+                                    "response correlation id \(correlationId), expected \(request.correlationId)")
+                            }
+                            throw ProxyStreamError(.unexpectedResponse,
+                                "broker sent a response (correlation id \(correlationId)) to no outstanding request")
+                        }
+                        passStart = index
+                        mode = total > 8 ? .skipping(remaining: total - 8) : .idle
+                        continue
+                    }
+                    inflight.popFirst()
+                    if startedHere {
+                        passStart = frameStart
+                    } else {
+                        withUnsafeBytes(of: prefix.bigEndian) { emit(.owned(Array($0))) }
+                        passStart = index
+                    }
+                    frameBytes = total
+                    onResponse(request, total)
                 }
                 if let total = frameBytes, seen == total {
                     mode = .idle
                 } else {
                     mode = .passing(request: request, seen: seen, frameBytes: frameBytes)
                 }
+
+            case .skipping(let remaining):
+                let n = min(remaining, count - index)
+                index += n
+                passStart = index
+                mode = remaining - n == 0 ? .idle : .skipping(remaining: remaining - n)
 
             case .collecting(let request, var frameBytes):
                 if frameBytes == nil {
@@ -130,20 +167,22 @@ public struct ResponseRelay: Sendable {
                     mode = .collecting(request: request, frameBytes: frameBytes)
                     continue
                 }
+                mode = .idle
                 let payload = Array(collected[4...])
+                collected.removeAll(keepingCapacity: collected.capacity <= 1 << 16)
                 guard payload.count >= 4 else {
                     throw ProxyStreamError(.undecodableResponse, "response has no correlation id")
                 }
                 let correlationId = Int32(bitPattern: UInt32(payload[0]) << 24 | UInt32(payload[1]) << 16
                     | UInt32(payload[2]) << 8 | UInt32(payload[3]))
                 guard correlationId == request.correlationId else {
+                    if isStray(correlationId) { continue }
                     throw ProxyStreamError(.correlationMismatch,
                         "response correlation id \(correlationId), expected \(request.correlationId)")
                 }
+                inflight.popFirst()
                 if request.fromProxy {
                     try onProxyResponse(request, payload)
-                    collected.removeAll(keepingCapacity: collected.capacity <= 1 << 16)
-                    mode = .idle
                     continue
                 }
                 onResponse(request, total)
@@ -157,11 +196,15 @@ public struct ResponseRelay: Sendable {
                 frame.append(UInt8(truncatingIfNeeded: size))
                 frame.append(contentsOf: rewritten)
                 emit(.owned(frame))
-                collected.removeAll(keepingCapacity: collected.capacity <= 1 << 16)
-                mode = .idle
             }
         }
-        flushPassed(upTo: count)
+        switch mode {
+        case .passing(_, let seen, nil) where seen > 0:
+            // The unchecked start of a frame stays back; it is re-emitted from `prefix` once checked.
+            break
+        default:
+            flushPassed(upTo: count)
+        }
     }
 
     private func checkedFrameBytes(size: Int32) throws(ProxyStreamError) -> Int {

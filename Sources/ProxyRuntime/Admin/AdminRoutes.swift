@@ -8,7 +8,7 @@ enum AdminRoutes {
             return HTTPResponse(status: 405, body: "only GET is supported\n")
         }
         switch path {
-        case "/healthz":
+        case "/healthz", "/health":   // /health: grepplabs/kafka-proxy's default health path
             return HTTPResponse(status: 200, body: "ok\n")
         case "/readyz":
             let (ready, detail) = readiness(server)

@@ -199,11 +199,17 @@ public final class ProxyServer: Sendable {
 
     /// Reads and validates the file, then applies it; a broken file is reported and changes nothing.
     public func reload(path: String, trigger: String) {
+        reload(trigger: trigger) { () throws(ConfigErrors) -> ProxyConfig in try ConfigLoader.load(path: path) }
+    }
+
+    /// As `reload(path:trigger:)` with the config produced by `load` (e.g. the file with
+    /// `kafka-proxy server` flags applied on top); a thrown error is reported and changes nothing.
+    public func reload(trigger: String, load: @escaping @Sendable () throws(ConfigErrors) -> ProxyConfig) {
         controlQueue.async { [self] in
             guard !state.withLock({ $0.stopping }) else { return }
             let loaded: ProxyConfig
             do throws(ConfigErrors) {
-                loaded = try ConfigLoader.load(path: path)
+                loaded = try load()
             } catch {
                 let reason = error.errors.map(\.description).joined(separator: "; ")
                 context.logger.warning("config reload (\(trigger)) rejected, keeping the running config: \(reason)")

@@ -67,6 +67,10 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private var clientId: String?
     /// A Fetch of a group member that has not rejoined on this cluster yet (see GroupMembers).
     private var holdingFetch = false
+    /// Correlation ids of the newest acks=0 Produce requests: a broker that answers one anyway
+    /// (Tansu does) gets its answer dropped instead of the connection closed.
+    private var recentAcksZero = [Int32](repeating: 0, count: 64)
+    private var recentAcksZeroCount = 0
     /// The client closed; the requests it sent are still being written to the broker.
     private var flushingToBroker = false
     /// SASL (issue 5): the cluster's credentials when it has `sasl:`. Such sessions take client
@@ -107,7 +111,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         self.loopMetrics = loopMetrics
         self.context = context
         queue = loop.makeConnectionQueue(label: "kafka-proxy.conn.\(id)")
-        client = SocketChannel(fd: fd, queue: queue)
+        client = SocketChannel(fd: fd, queue: queue, loop: loop)
         requests = RequestObserver(maxFrameBytes: limits.maxRequestBytes)
         relay = ResponseRelay(maxFrameBytes: limits.maxResponseBytes)
         idleTimeoutNanos = UInt64(limits.idleTimeoutSeconds) * 1_000_000_000
@@ -216,7 +220,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             connectNext(lastError: error.description)
             return
         }
-        let channel = SocketChannel(fd: fd, queue: queue)
+        let channel = SocketChannel(fd: fd, queue: queue, loop: loop)
         channel.delegate = self
         // A TLS cluster: the channel runs the client handshake (SNI = serverName or the host dialled)
         // after the connect; channelWritable then means "ready".
@@ -697,6 +701,10 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             context.groups.joining(clientId: clientId, cluster: cluster)
         }
         loopMetrics.countRequest(apiKey: request.apiKey, apiVersion: request.apiVersion)
+        if !request.expectsResponse {
+            recentAcksZero[recentAcksZeroCount % recentAcksZero.count] = request.correlationId
+            recentAcksZeroCount &+= 1
+        }
         if request.expectsResponse {
             inflight.append(InflightRequest(correlationId: request.correlationId, apiKey: request.apiKey,
                                             apiVersion: request.apiVersion,
@@ -737,6 +745,9 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                             || ResponseRewriter.needsRewrite(apiKey: $0.apiKey, apiVersion: $0.apiVersion)
                     },
                     rewrite: { request, payload throws(ProxyStreamError) in try rewrite(request, payload) },
+                    isStray: { correlationId in
+                        recentAcksZeroCount > 0 && recentAcksZero.prefix(recentAcksZeroCount).contains(correlationId)
+                    },
                     onResponse: { request, _ in
                         loopMetrics.recordLatency(apiKey: request.apiKey,
                             nanoseconds: DispatchTime.now().uptimeNanoseconds &- request.startNanos)

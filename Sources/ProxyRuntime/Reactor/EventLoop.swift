@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CProxyShims
 import Dispatch
 import Synchronization
 
@@ -14,13 +20,70 @@ final class EventLoop: @unchecked Sendable {
     /// Scratch buffer for socket reads on this loop; confined to `queue`.
     let readBuffer: UnsafeMutableRawBufferPointer
 
+    /// Socket poller (issue 6): the read side of this loop's channels is one level-triggered
+    /// epoll set, watched by a single Dispatch read source on its descriptor. A Dispatch read
+    /// source per socket costs, per event, an ioctl(FIONREAD), two epoll_ctl (Dispatch disarms and
+    /// re-arms the source around each handler), an eventfd poke of its manager thread and a
+    /// worker wake-up; here one Dispatch event covers every socket that is ready. -1 when epoll
+    /// is unavailable: channels then fall back to a read source each.
+    private let pollFD: Int32
+    private var pollSource: (any DispatchSourceRead)?
+    /// Channels whose reading is on, by token; confined to `queue` (connection queues target it).
+    private var polled: [UInt64: SocketChannel] = [:]
+    private var nextPollToken: UInt64 = 0
+    private let readyTokens: UnsafeMutablePointer<UInt64>
+    private static let pollBatch: Int32 = 64
+
     init(index: Int, readBufferSize: Int) {
         self.index = index
         self.queue = DispatchQueue(label: "kafka-proxy.loop.\(index)")
         self.readBuffer = .allocate(byteCount: readBufferSize, alignment: 16)
+        readyTokens = .allocate(capacity: Int(Self.pollBatch))
+        pollFD = CProxyShims_epoll_create()
+        if pollFD >= 0 {
+            let source = DispatchSource.makeReadSource(fileDescriptor: pollFD, queue: queue)
+            source.setEventHandler { [unowned self] in drainPoller() }
+            source.activate()
+            pollSource = source
+        }
     }
 
-    deinit { readBuffer.deallocate() }
+    deinit {
+        pollSource?.cancel()
+        if pollFD >= 0 { Glibc.close(pollFD) }
+        readyTokens.deallocate()
+        readBuffer.deallocate()
+    }
+
+    /// True when channels of this loop can use the shared poller.
+    var canPoll: Bool { pollFD >= 0 }
+
+    /// Starts read events for `channel` (on a queue targeting `queue`). Returns its token, 0 on failure.
+    func startPolling(_ channel: SocketChannel) -> UInt64 {
+        nextPollToken &+= 1
+        let token = nextPollToken
+        guard CProxyShims_epoll_add_readable(pollFD, channel.fd, token) == 0 else { return 0 }
+        polled[token] = channel
+        return token
+    }
+
+    func stopPolling(_ channel: SocketChannel, token: UInt64) {
+        _ = CProxyShims_epoll_remove(pollFD, channel.fd)
+        polled[token] = nil
+    }
+
+    /// The epoll set is readable: run the read handler of every ready channel, in batches.
+    private func drainPoller() {
+        while true {
+            let n = CProxyShims_epoll_poll(pollFD, readyTokens, Self.pollBatch)
+            guard n > 0 else { return }
+            for i in 0..<Int(n) {
+                // A handler earlier in the batch may have closed or paused this one.
+                polled[readyTokens[i]]?.pollReadable()
+            }
+            if n < Self.pollBatch { return }
+        }
+    }
 
     /// A serial queue for one connection, confined to this loop.
     func makeConnectionQueue(label: String) -> DispatchQueue {

@@ -34,8 +34,11 @@ final class SocketChannel: @unchecked Sendable {
     let queue: DispatchQueue
     weak var delegate: (any SocketChannelDelegate)?
 
-    private let readSource: any DispatchSourceRead
+    /// nil when the channel's loop polls its read side (see `EventLoop.startPolling`).
+    private let readSource: (any DispatchSourceRead)?
     private let writeSource: any DispatchSourceWrite
+    private let poller: EventLoop?
+    private var pollToken: UInt64 = 0
     private var readState = SourceState.inactive
     private var writeState = SourceState.inactive
     private(set) var isClosed = false
@@ -62,30 +65,37 @@ final class SocketChannel: @unchecked Sendable {
     /// Above this much queued output the producer side should stop reading.
     let highWatermark: Int
 
-    init(fd: Int32, queue: DispatchQueue, highWatermark: Int = 1 << 20) {
+    /// `loop`: the loop whose queue `queue` targets; its poller then delivers read events (one
+    /// Dispatch event for all ready sockets of the loop instead of a read source per socket).
+    init(fd: Int32, queue: DispatchQueue, loop: EventLoop? = nil, highWatermark: Int = 1 << 20) {
         self.fd = fd
         self.queue = queue
         self.highWatermark = highWatermark
-        readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        poller = loop?.canPoll == true ? loop : nil
+        readSource = poller == nil ? DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue) : nil
         writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
 
-        let cancels = CancelCounter(remaining: 2)
+        let cancels = CancelCounter(remaining: readSource == nil ? 1 : 2)
         let closeOnLastCancel: @Sendable () -> Void = {
             if cancels.decrement() { Glibc.close(fd) }
         }
-        readSource.setCancelHandler(handler: closeOnLastCancel)
+        readSource?.setCancelHandler(handler: closeOnLastCancel)
         writeSource.setCancelHandler(handler: closeOnLastCancel)
         // Strong captures: the cycle keeps the channel alive while its sources may fire and is
         // broken in close(), which every owner calls.
-        readSource.setEventHandler { [self] in
-            guard !isClosed else { return }
-            if tlsHandshaking {
-                handshakeReadable()
-                return
-            }
-            delegate?.channelReadable(self)
-        }
+        readSource?.setEventHandler { [self] in pollReadable() }
         writeSource.setEventHandler { [self] in handleWritable() }
+    }
+
+    /// Read event, from the read source or the loop's poller (on the loop's queue, which
+    /// excludes every queue targeting it).
+    func pollReadable() {
+        guard !isClosed else { return }
+        if tlsHandshaking {
+            handshakeReadable()
+            return
+        }
+        delegate?.channelReadable(self)
     }
 
     deinit {
@@ -105,20 +115,39 @@ final class SocketChannel: @unchecked Sendable {
     }
 
     private func resumeReadSource() {
-        switch readState {
-        case .inactive: readSource.activate()
-        case .suspended: readSource.resume()
-        case .running: return
+        if readState == .running { return }
+        if let poller {
+            pollToken = poller.startPolling(self)
+            if pollToken == 0 {
+                let error = errno
+                queue.async { [self] in fail(SyscallError(call: "epoll_ctl", errno: error)) }
+            }
+        } else if let readSource {
+            switch readState {
+            case .inactive: readSource.activate()
+            case .suspended: readSource.resume()
+            case .running: return
+            }
         }
         readState = .running
+    }
+
+    private func suspendReadSource() {
+        guard readState == .running else { return }
+        if let poller {
+            if pollToken != 0 { poller.stopPolling(self, token: pollToken) }
+            pollToken = 0
+        } else {
+            readSource?.suspend()
+        }
+        readState = .suspended
     }
 
     /// Backpressure: stop read events until `resumeReading()`.
     func pauseReading() {
         wantsReading = false
         guard !isClosed, !tlsHandshaking, readState == .running else { return }
-        readSource.suspend()
-        readState = .suspended
+        suspendReadSource()
     }
 
     var isReading: Bool { readState == .running }
@@ -290,8 +319,12 @@ final class SocketChannel: @unchecked Sendable {
         for buffer in pending { buffer.deallocate() }
         pending.removeAll()
         pendingBytes = 0
-        for (source, state) in [(readSource as any DispatchSourceProtocol, readState),
-                                (writeSource as any DispatchSourceProtocol, writeState)] {
+        if poller != nil {
+            suspendReadSource()
+        }
+        var sources: [(any DispatchSourceProtocol, SourceState)] = [(writeSource, writeState)]
+        if let readSource { sources.append((readSource, readState)) }
+        for (source, state) in sources {
             switch state {
             case .inactive: source.activate()
             case .suspended: source.resume()
@@ -301,7 +334,7 @@ final class SocketChannel: @unchecked Sendable {
         }
         readState = .running
         writeState = .running
-        readSource.setEventHandler(handler: nil)
+        readSource?.setEventHandler(handler: nil)
         writeSource.setEventHandler(handler: nil)
         delegate = nil
     }
@@ -359,8 +392,7 @@ extension SocketChannel {
         tlsHandshaking = false
         // Hand the read source back in the state the delegate asked for.
         if !wantsReading && readState == .running {
-            readSource.suspend()
-            readState = .suspended
+            suspendReadSource()
         }
         let backlog = tlsBacklog
         tlsBacklog = []
