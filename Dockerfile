@@ -1,24 +1,46 @@
-# Build: the Swift toolchain image; run: a slim Debian with only the runtime libraries.
-# The Swift standard library is linked statically, so the runtime image needs no Swift.
+# kafka-proxy container image.
+#   build:  docker build -t kafka-proxy .
+#   run:    docker run --rm -v "$PWD/my.yaml:/etc/kafka-proxy/kafka-proxy.yaml:ro" kafka-proxy
+# Stage 1 builds a release binary with the Swift standard library (and Foundation) linked statically;
+# stage 2 is Debian slim with only the C libraries the binary loads: OpenSSL 3, Cyrus SASL and its
+# mechanism plugins (PLAIN, SCRAM: libsasl2-modules; GSSAPI: libsasl2-modules-gssapi-mit), libstdc++
+# (ldd of the binary: libssl.so.3 libcrypto.so.3 libsasl2.so.2 libstdc++.so.6 libgcc_s libm libc).
+# The default config is config/kafka-proxy.yaml (listeners on 127.0.0.1, as a sidecar sharing the
+# pod's network namespace); mount your own at /etc/kafka-proxy/kafka-proxy.yaml, or the whole
+# directory /etc/kafka-proxy (a Kubernetes ConfigMap volume) so edits are hot-reloaded.
+
 FROM swift:6.1-bookworm AS build
+# Debian security updates replace the exact versions, so apt packages are not pinned.
+# hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl-dev libsasl2-dev \
+ && apt-get install -y --no-install-recommends libssl-dev libsasl2-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Package.swift ./
+# Dependencies first, so source edits do not re-fetch them.
+COPY Package.swift Package.resolved* ./
+RUN swift package resolve
 COPY Sources ./Sources
+# Package.swift declares the unit-test targets too: SwiftPM wants their directories present.
+COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib --product kafka-proxy \
- && install -D "$(swift build -c release --show-bin-path)/kafka-proxy" /out/kafka-proxy
+ && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/kafka-proxy" /out/kafka-proxy \
+ && /out/kafka-proxy --help >/dev/null
 
 FROM debian:bookworm-slim
+# hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 libsasl2-2 libsasl2-modules \
+ && apt-get install -y --no-install-recommends \
+        ca-certificates libssl3 libsasl2-2 libsasl2-modules libsasl2-modules-gssapi-mit libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin kafka-proxy
+ && groupadd --system --gid 10001 kafka-proxy \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin kafka-proxy
 COPY --from=build /out/kafka-proxy /usr/local/bin/kafka-proxy
-COPY config/kafka-proxy.yaml /etc/kafka-proxy/config.yaml
-USER 10001
-# bootstrap, per-broker listeners, admin (metrics, health)
+COPY config/kafka-proxy.yaml /etc/kafka-proxy/kafka-proxy.yaml
+USER 10001:10001
+# 9092: bootstrap; 9100-9163: one listener per upstream broker (listener.brokerPorts);
+# 9080: admin HTTP (/healthz, /readyz, /status, /metrics).
 EXPOSE 9092 9100-9163 9080
-ENTRYPOINT ["/usr/local/bin/kafka-proxy"]
-CMD ["--config", "/etc/kafka-proxy/config.yaml"]
+# SIGTERM: stop accepting, let in-flight requests finish (--shutdown-timeout, default 10 s), exit 0.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/kafka-proxy", "--config", "/etc/kafka-proxy/kafka-proxy.yaml"]
