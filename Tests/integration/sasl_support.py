@@ -40,7 +40,10 @@ class SaslGatedTansu(Cluster):
     log_name = "saslgate"
     supports_create_topics = True
 
-    def __init__(self, workdir, password, token="it-token.abc_DEF-123", lifetime_ms=0):
+    def __init__(self, workdir, password, token="it-token.abc_DEF-123", lifetime_ms=0, advertised_port=None,
+                 gate_args=(), gate_env=None):
+        """advertised_port: what Tansu advertises (default the gate's port; another when something,
+        e.g. HAProxy, sits in front of the gate); gate_args/gate_env: extra saslgate.py options."""
         super().__init__()
         workdir.mkdir(parents=True, exist_ok=True)
         self.gate_port = free_port()
@@ -52,7 +55,7 @@ class SaslGatedTansu(Cluster):
         self._tansu_log = open(self.tansu_log_path, "wb")
         self.tansu = subprocess.Popen(
             [tansu_bin(), "broker", "--listener-url", "tcp://%s:%d" % (HOST, self.tansu_port),
-             "--advertised-listener-url", "tcp://%s:%d" % (HOST, self.gate_port),
+             "--advertised-listener-url", "tcp://%s:%d" % (HOST, advertised_port or self.gate_port),
              "--storage-engine", "memory://tansu/", "--cluster-id", "sasl-%d" % self.tansu_port],
             stdout=self._tansu_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if not wait_port(HOST, self.tansu_port, 15):
@@ -65,8 +68,9 @@ class SaslGatedTansu(Cluster):
         self.gate = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "saslgate.py"), "--listen", self.bootstrap,
              "--upstream", "%s:%d" % (HOST, self.tansu_port), "--user", "%s:%s" % (GATE_USER, password),
-             "--user", "%s:%s" % (ADMIN_USER, ADMIN_PASSWORD), "--token", token, "--lifetime-ms", str(lifetime_ms)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1)
+             "--user", "%s:%s" % (ADMIN_USER, ADMIN_PASSWORD), "--token", token, "--lifetime-ms", str(lifetime_ms), *gate_args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1,
+            env=gate_env)
         threading.Thread(target=self._reader, daemon=True).start()
         if not self.wait_event(lambda e: e["event"] == "ready", 10):
             self.stop()

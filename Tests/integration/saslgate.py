@@ -8,7 +8,9 @@ SASL_PLAINTEXT listener: per connection it
     to the answer;
   * answers SaslHandshake and SaslAuthenticate itself, verifying with implementations
     independent of the proxy: Python `scramp` for SCRAM-SHA-256/512, a plain comparison
-    for PLAIN, a fixed token for OAUTHBEARER (RFC 7628 error flow on a bad token);
+    for PLAIN, a fixed token for OAUTHBEARER (RFC 7628 error flow on a bad token), Cyrus
+    libsasl2's server side (ctypes, gssapiv2 plugin, keytab from KRB5_KTNAME) for GSSAPI
+    (only when listed in --mechanisms; --gssapi-service/--gssapi-host name the acceptor);
   * refuses (closes the connection) any other request before authentication, as a
     Kafka broker does;
   * after authentication relays every frame to Tansu, keeping responses in request
@@ -63,6 +65,8 @@ class Config:
         self.token = args.token
         self.lifetime_ms = args.lifetime_ms
         self.mechanisms = args.mechanisms.split(",") if args.mechanisms else list(ALL_MECHANISMS)
+        self.gssapi_service = args.gssapi_service
+        self.gssapi_host = args.gssapi_host
 
 
 # ---- wire helpers --------------------------------------------------------
@@ -214,6 +218,7 @@ class Connection:
         self.scram = None
         self.scram_user = None
         self.oauth_error_sent = False
+        self.gss = None
         self.order = asyncio.Queue()     # futures resolving to response bytes (or None: no response)
         self.pending_upstream = []       # futures waiting for Tansu's responses, in order
 
@@ -308,6 +313,7 @@ class Connection:
         self.mechanism = mech if err == 0 else None
         self.scram = None
         self.oauth_error_sent = False
+        self.gss = None
         out = struct.pack(">hi", err, len(enabled))
         for m in enabled:
             out += struct.pack(">h", len(m)) + m.encode()
@@ -393,7 +399,82 @@ class Connection:
                 self.oauth_error_sent = True
                 return False, None, json.dumps({"status": "invalid_token"}).encode()
             return True, "token", b""
+        if m == "GSSAPI":
+            if self.gss is None:
+                self.gss = CyrusGSSAPIServer(self.config.gssapi_service, self.config.gssapi_host)
+            try:
+                done, out = self.gss.step(msg)
+            except AuthFailed:
+                self.gss = None
+                raise
+            if not done:
+                return False, None, out
+            user, self.gss = self.gss.username(), None
+            return True, user, out
         raise AuthFailed(None, "Authentication failed: mechanism %s not enabled" % m)
+
+
+class CyrusGSSAPIServer:
+    """GSSAPI verified by Cyrus libsasl2's server side (sasl_server_*, the gssapiv2 plugin of
+    libsasl2-modules-gssapi-mit) through ctypes; the service keytab comes from KRB5_KTNAME.
+    Independent of the proxy, which uses the client side."""
+
+    lib = None
+
+    @classmethod
+    def load(cls):
+        if cls.lib is None:
+            import ctypes
+            import ctypes.util
+            lib = ctypes.CDLL(ctypes.util.find_library("sasl2") or "libsasl2.so.2")
+            lib.sasl_errstring.restype = ctypes.c_char_p
+            lib.sasl_errdetail.restype = ctypes.c_char_p
+            rc = lib.sasl_server_init(None, b"saslgate")
+            if rc != 0:
+                raise RuntimeError("sasl_server_init: %d" % rc)
+            cls.lib = lib
+        return cls.lib
+
+    def __init__(self, service, host):
+        import ctypes
+        self.ct = ctypes
+        self.lib = self.load()
+        self.conn = ctypes.c_void_p()
+        rc = self.lib.sasl_server_new(service.encode(), host.encode(), None, None, None, None, 0,
+                                      ctypes.byref(self.conn))
+        if rc != 0:
+            raise AuthFailed(None, "Authentication failed: sasl_server_new: %d" % rc)
+        self.started = False
+
+    def step(self, data):
+        ct = self.ct
+        out, outlen = ct.c_char_p(), ct.c_uint()
+        if not self.started:
+            self.started = True
+            rc = self.lib.sasl_server_start(self.conn, b"GSSAPI", data, len(data), ct.byref(out), ct.byref(outlen))
+        else:
+            rc = self.lib.sasl_server_step(self.conn, data, len(data), ct.byref(out), ct.byref(outlen))
+        payload = ct.string_at(out, outlen.value) if out else b""
+        if rc == 0:
+            return True, payload
+        if rc == 1:
+            return False, payload
+        detail = self.lib.sasl_errdetail(self.conn).decode(errors="replace")
+        self.close()
+        raise AuthFailed(None, "Authentication failed: GSSAPI: %s" % detail)
+
+    def username(self):
+        ct = self.ct
+        value = ct.c_char_p()
+        self.lib.sasl_getprop(self.conn, 0, ct.byref(value))  # SASL_USERNAME
+        name = value.value.decode() if value.value else None
+        self.close()
+        return name
+
+    def close(self):
+        if self.conn:
+            self.lib.sasl_dispose(self.ct.byref(self.conn))
+            self.conn = self.ct.c_void_p()
 
 
 class AuthFailed(Exception):
@@ -438,6 +519,8 @@ async def main():
     ap.add_argument("--token")
     ap.add_argument("--lifetime-ms", type=int, default=0)
     ap.add_argument("--mechanisms")
+    ap.add_argument("--gssapi-service", default="kafka")
+    ap.add_argument("--gssapi-host", default="127.0.0.1")
     args = ap.parse_args()
     config = Config(args)
     lh, lp = args.listen.rsplit(":", 1)
