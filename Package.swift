@@ -6,8 +6,10 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "kafka-proxy", targets: ["kafka-proxy"]),
-        // The codec alone, for the benchmarks' load generator and synthetic broker.
+        // The codec alone, for the benchmarks' load generator and synthetic broker, and the fuzz targets.
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
+        // The pure proxy decisions, for the fuzz targets (Fuzz/).
+        .library(name: "ProxyCore", targets: ["ProxyCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

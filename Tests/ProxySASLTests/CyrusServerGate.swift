@@ -31,7 +31,8 @@ enum CyrusTestServer {
         let callbacks = UnsafeMutablePointer<sasl_callback_t>.allocate(capacity: 2)
         callbacks[0] = sasl_callback_t(id: UInt(SASL_CB_GETOPT), proc: unsafeBitCast(getopt, to: Proc.self), context: nil)
         callbacks[1] = sasl_callback_t(id: UInt(SASL_CB_LIST_END), proc: nil, context: nil)
-        return sasl_server_init(callbacks, "ProxySASLTests") == SASL_OK
+        // libsasl2 keeps the application name pointer: it must outlive the call.
+        return sasl_server_init(callbacks, CyrusTestServer.constant("ProxySASLTests")) == SASL_OK
     }()
 
     nonisolated(unsafe) static var constants: [String: UnsafeMutablePointer<CChar>] = [:]

@@ -34,6 +34,10 @@ public struct RequestObserver: Sendable {
     /// True between frames: the client has sent no partial request.
     public var isAtFrameBoundary: Bool { bodyRemaining == 0 && held.isEmpty }
 
+    /// Bytes of an unfinished frame seen so far (as far as known: its header, or nothing more than
+    /// that the body is incomplete), for the log line of a connection closed mid-request.
+    public var bytesIntoFrame: Int { held.count }
+
     public mutating func observe(
         _ chunk: UnsafeRawBufferPointer,
         onRequest: (ObservedRequest) -> Void

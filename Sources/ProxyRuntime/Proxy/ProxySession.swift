@@ -300,7 +300,10 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             close(reason: "upstream_connect_timeout", level: .warning,
                   "connecting to \(route) (\(upstreamName)) timed out after \(context.connectTimeoutSeconds)s\(upstream?.tlsStallHint ?? "")")
         case .relaying:
-            if now >= lastActivity + idleTimeoutNanos {
+            if now >= lastActivity + idleTimeoutNanos, let oldest = inflight.first {
+                close(reason: "broker_timeout", level: .warning,
+                      "broker \(upstreamName) answered nothing for \(idleTimeoutNanos / 1_000_000_000)s with \(inflight.count) requests outstanding (oldest: \(ProxyMetrics.apiName(oldest.apiKey)) v\(oldest.apiVersion), correlation id \(oldest.correlationId)); closing")
+            } else if now >= lastActivity + idleTimeoutNanos {
                 close(reason: "idle_timeout", level: .info, "idle for \(idleTimeoutNanos / 1_000_000_000)s, closing")
             } else {
                 rearmIdleTimer()
@@ -361,7 +364,10 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             return
         }
         let side = channel === client ? "client" : "broker"
-        if error.isDisconnect {
+        if error.isDisconnect, channel !== client, !inflight.isEmpty {
+            close(reason: "broker_closed", level: .warning,
+                  "broker \(upstreamName) reset the connection with \(inflight.count) responses outstanding: \(error)")
+        } else if error.isDisconnect {
             close(reason: nil, level: .debug, "\(side) disconnected: \(error)")
         } else {
             close(reason: "\(side)_io_error", level: .warning, "\(side) socket error: \(error)")
@@ -373,7 +379,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private func clientReadable() {
         guard let upstream, phase == .relaying else { return }
         let buffer = loop.readBuffer
-        touch()
+        // No touch() here: a byte now and then is not activity (slow loris); whole requests are (requestSeen).
         // A few reads per event, then yield the loop to other connections.
         for _ in 0..<8 {
             let n: Int
@@ -684,6 +690,11 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     /// The client is gone. What it sent and the proxy accepted still reaches the broker (an acks=0
     /// producer closes right after its last send), bounded by the drain timer; then both close.
     private func clientClosed() {
+        if !requests.isAtFrameBoundary || !pendingRequests.isEmpty {
+            close(reason: ProxyStreamError.Reason.truncatedFrame.rawValue, level: .warning,
+                  "client closed the connection in the middle of a request (\(requests.bytesIntoFrame + pendingRequests.count) bytes of it arrived)")
+            return
+        }
         guard let upstream, upstream.hasPendingOutput, phase == .relaying || phase == .draining else {
             close(reason: nil, level: .debug, "client closed the connection")
             return
@@ -697,6 +708,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     }
 
     private func requestSeen(_ request: ObservedRequest) {
+        touch()
         if request.apiKey == ApiKey.joinGroup.rawValue, let clientId {
             context.groups.joining(clientId: clientId, cluster: cluster)
         }
