@@ -28,7 +28,8 @@ enum Route: Sendable, CustomStringConvertible {
 /// One client connection and its upstream broker connection, relayed frame by frame.
 ///
 /// Both sockets, the timer and all state are confined to `queue` (a serial queue targeting the
-/// loop's queue), so nothing here takes a lock. The request path: client readable -> read into
+/// loop's queue), so nothing here takes a lock. Login (ProxySession+SASL.swift) and what moved
+/// clients need (ProxySession+Failover.swift) live in extensions, which is why some state is internal. The request path: client readable -> read into
 /// the loop buffer -> `RequestObserver` notes the frame -> the same bytes go to the broker.
 /// The response path: broker readable -> `ResponseRelay` streams or rewrites -> client.
 final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
@@ -42,17 +43,17 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     let clientAddress: SocketAddress
     private let loop: EventLoop
     let queue: DispatchQueue
-    private let context: ProxyContext
+    let context: ProxyContext
     private let loopMetrics: LoopMetrics
-    private var logger: Logger
+    var logger: Logger
 
-    private let client: SocketChannel
-    private var upstream: SocketChannel?
-    private var upstreamName = ""
+    let client: SocketChannel
+    var upstream: SocketChannel?
+    var upstreamName = ""
     private var targets: [SocketAddress] = []
     private var targetNames: [String] = []
 
-    private var phase = Phase.connecting
+    var phase = Phase.connecting
     /// A broker-port connection made before the proxy knew which broker of `cluster` holds that
     /// port: it went to a bootstrap server instead, and must not outlive that guess.
     var provisionalPort: UInt16?
@@ -61,12 +62,12 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private let translatesProducers: Bool
     private var translator = ProducerIdTranslator()
     private var pendingRequests: [UInt8] = []
-    private var awaitingProducerId: ProducerIdTranslator.ClientProducer?
-    private var nextProxyCorrelationId = Int32.min
+    var awaitingProducerId: ProducerIdTranslator.ClientProducer?
+    var nextProxyCorrelationId = Int32.min
     /// The client's client.id, from its first request; group members are tracked by it.
-    private var clientId: String?
+    var clientId: String?
     /// A Fetch of a group member that has not rejoined on this cluster yet (see GroupMembers).
-    private var holdingFetch = false
+    var holdingFetch = false
     /// Correlation ids of the newest acks=0 Produce requests: a broker that answers one anyway
     /// (Tansu does) gets its answer dropped instead of the connection closed.
     private var recentAcksZero = [Int32](repeating: 0, count: 64)
@@ -76,22 +77,22 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     /// SASL (issue 5): the cluster's credentials when it has `sasl:`. Such sessions take client
     /// requests frame by frame, so the proxy can answer a client's own SASL requests and
     /// re-authenticate (KIP-368) at a request frame boundary.
-    private let saslCredentials: SASLCredentials?
+    let saslCredentials: SASLCredentials?
     /// The login or re-authentication in progress; client requests are held while it is set.
-    private var saslExchange: SaslAuthenticator?
-    private var saslIsReauthentication = false
+    var saslExchange: SaslAuthenticator?
+    var saslIsReauthentication = false
     /// The broker's ApiVersions, learned by the first login (re-authentications start at SaslHandshake).
-    private var saslBrokerVersions: ApiVersionsResponse?
-    private var reauthDue = false
-    private var reauthGeneration = 0
+    var saslBrokerVersions: ApiVersionsResponse?
+    var reauthDue = false
+    var reauthGeneration = 0
     /// A client SaslHandshake/SaslAuthenticate waits for the responses before it, then gets ClientSASLRefusal.
     private var refusingClientSASL = false
-    private var closeWhenFlushed = false
+    var closeWhenFlushed = false
     /// Highest InitProducerId version the broker offers (from the ApiVersions answer relayed to the client).
-    private var initProducerIdVersion: Int16 = 0
+    var initProducerIdVersion: Int16 = 0
     private var requests: RequestObserver
     private var relay: ResponseRelay
-    private var inflight = InflightQueue()
+    var inflight = InflightQueue()
 
     private let timer: any DispatchSourceTimer
     private var lastActivity: UInt64
@@ -252,7 +253,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         startRelaying()
     }
 
-    private func startRelaying() {
+    func startRelaying() {
         phase = .relaying
         logger[metadataKey: "upstream"] = "\(upstreamName)"
         logger.debug("relaying")
@@ -262,7 +263,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         upstream?.resumeReading()
     }
 
-    private func close(reason: String?, level: Logger.Level, _ message: @autoclosure () -> String) {
+    func close(reason: String?, level: Logger.Level, _ message: @autoclosure () -> String) {
         guard phase != .closed else { return }
         phase = .closed
         if let reason { context.metrics.recordError(reason) }
@@ -430,7 +431,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
 
     /// The translating request path: whole frames, Produce batches moved onto this cluster's
     /// producer ids. Returns false when reading from the client should stop for now.
-    private func relayPendingRequests() -> Bool {
+    func relayPendingRequests() -> Bool {
         guard let upstream else { return false }
         var consumed = 0
         defer { pendingRequests.removeFirst(consumed) }
@@ -509,45 +510,6 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         return true
     }
 
-    /// Holds a group member's Fetch until it has rejoined its group on this cluster, then closes the
-    /// connection: the client reconnects and fetches from the positions its new assignment gave it
-    /// (the new cluster's committed offsets), never from the old cluster's offsets.
-    private func holdFetchUntilRejoined() {
-        holdingFetch = true
-        client.pauseReading()
-        logger.info("holding fetches of group member \(clientId ?? "") until it rejoins its group on \(cluster)")
-        pollRejoin()
-    }
-
-    private func pollRejoin() {
-        queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
-            guard phase == .relaying || phase == .draining else { return }
-            if let clientId, context.groups.mustHoldFetch(clientId: clientId, cluster: cluster) {
-                pollRejoin()
-            } else {
-                close(reason: nil, level: .info, "group member rejoined on \(cluster): closing so it fetches from its new positions")
-            }
-        }
-    }
-
-    /// Asks this connection's broker for a producer id to stand in for a producer another cluster issued.
-    private func requestProducerId(for producer: ProducerIdTranslator.ClientProducer) {
-        guard let upstream else { return }
-        awaitingProducerId = producer
-        context.producerIds.markMoved(producer.producerId)
-        let correlationId = nextProxyCorrelationId
-        nextProxyCorrelationId &+= 1
-        let version = initProducerIdVersion
-        let header = RequestHeader(apiKey: ApiKey.initProducerId.rawValue, apiVersion: version,
-                                   correlationId: correlationId, clientId: "kafka-proxy")
-        let frame = KafkaFrame.request(header: header, body: InitProducerIdRequest().encoded(version: version))
-        inflight.append(InflightRequest(correlationId: correlationId, apiKey: ApiKey.initProducerId.rawValue,
-                                        apiVersion: version, startNanos: DispatchTime.now().uptimeNanoseconds,
-                                        fromProxy: true))
-        logger.info("producer \(producer.producerId) (epoch \(producer.epoch)) was issued by another cluster: getting a producer id from \(cluster) for it")
-        upstream.send(frame)
-    }
-
     private func proxyResponse(_ request: InflightRequest, _ payload: [UInt8]) throws(ProxyStreamError) {
         if var auth = saslExchange, auth.awaiting?.correlationId == request.correlationId {
             // A client that left while the proxy logs in for it: stop before the next step reads secrets.
@@ -582,109 +544,6 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             guard phase == .relaying else { return }
             if relayPendingRequests() { client.resumeReading() }
         }
-    }
-
-    // MARK: SASL (issue 5)
-
-    private func startSASL(_ credentials: SASLCredentials, reauthentication: Bool) {
-        var auth = SaslAuthenticator(credentials: credentials, serverHost: hostOf(upstreamName),
-                                     brokerVersions: saslBrokerVersions, firstCorrelationId: nextProxyCorrelationId)
-        saslIsReauthentication = reauthentication
-        let step = auth.start()
-        saslExchange = auth
-        if reauthentication { logger.debug("re-authenticating (\(credentials.mechanism.rawValue)) before the session expires") }
-        saslAdvance(step)
-    }
-
-    /// The client shut its side or reset (checked without reading: requests it sent before closing
-    /// may still be buffered). POLLRDHUP (0x2000) is Linux's "peer closed its writing half".
-    private func clientHasClosed() -> Bool {
-        let rdhup: Int16 = 0x2000
-        var p = pollfd(fd: client.fd, events: Int16(POLLIN) | rdhup, revents: 0)
-        guard Glibc.poll(&p, 1, 0) > 0 else { return false }
-        return p.revents & (rdhup | Int16(POLLHUP) | Int16(POLLERR)) != 0
-    }
-
-    /// Acts on the authenticator's next step. Never called from inside the relay with `.send`.
-    private func saslAdvance(_ step: SaslAuthenticator.Step) {
-        guard phase != .closed, let auth = saslExchange else { return }
-        let mechanism = auth.mechanism.rawValue
-        switch step {
-        case .send(let request):
-            nextProxyCorrelationId = request.correlationId &+ 1
-            inflight.append(InflightRequest(correlationId: request.correlationId, apiKey: request.apiKey,
-                                            apiVersion: request.apiVersion,
-                                            startNanos: DispatchTime.now().uptimeNanoseconds, fromProxy: true))
-            upstream?.send(request.frame)
-        case .authenticated(let lifetimeMs):
-            saslExchange = nil
-            saslBrokerVersions = auth.brokerVersions
-            context.metrics.recordSASLSuccess(cluster: cluster, mechanism: mechanism, reauthentication: saslIsReauthentication)
-            scheduleReauthentication(sessionLifetimeMs: lifetimeMs)
-            let lifetime = lifetimeMs > 0 ? ", session lifetime \(lifetimeMs) ms" : ""
-            if saslIsReauthentication {
-                logger.debug("re-authenticated to cluster \(cluster) broker \(upstreamName) (\(mechanism))\(lifetime)")
-                // Held client requests go out in order, after the relay call returns.
-                queue.async { [self] in
-                    guard phase == .relaying else { return }
-                    if relayPendingRequests() { client.resumeReading() }
-                }
-            } else {
-                logger.debug("SASL \(mechanism) login to cluster \(cluster) broker \(upstreamName) succeeded\(lifetime)")
-                startRelaying()
-            }
-        case .failed(let error):
-            saslExchange = nil
-            context.metrics.recordSASLFailure(cluster: cluster, mechanism: mechanism, reason: error.reason)
-            let what = saslIsReauthentication ? "re-authentication" : "login"
-            close(reason: "sasl_authentication_failed", level: .error,
-                  "SASL \(what) to cluster \(cluster) broker \(upstreamName) failed, closing the client connection: \(error)")
-        }
-    }
-
-    private func scheduleReauthentication(sessionLifetimeMs: Int64) {
-        reauthGeneration += 1
-        guard let delayMs = Reauthentication.delayMs(sessionLifetimeMs: sessionLifetimeMs) else { return }
-        let generation = reauthGeneration
-        queue.asyncAfter(deadline: .now() + .milliseconds(Int(clamping: delayMs))) { [weak self] in
-            self?.reauthenticationDue(generation)
-        }
-    }
-
-    private func reauthenticationDue(_ generation: Int) {
-        guard generation == reauthGeneration, phase == .relaying, saslCredentials != nil else { return }
-        reauthDue = true
-        // Starts it now when the request path is between frames (it always is on this path).
-        if relayPendingRequests() { client.resumeReading() }
-    }
-
-    /// False while a SASL exchange holds client requests back (KIP-368: no other request between
-    /// SaslHandshake and the last SaslAuthenticate). Starts a due re-authentication: the caller is
-    /// at a request frame boundary.
-    private func saslAllowsRequests() -> Bool {
-        if saslExchange == nil, reauthDue, let credentials = saslCredentials {
-            reauthDue = false
-            startSASL(credentials, reauthentication: true)
-        }
-        return saslExchange == nil
-    }
-
-    /// A client that starts SASL itself gets an error response from the proxy (the request is not
-    /// forwarded); after SaslAuthenticate the connection closes. Returns false when it closes.
-    private func refuseClientSASL(_ header: RequestHeaderInfo) -> Bool {
-        guard let response = ClientSASLRefusal.response(apiKey: header.apiKey, apiVersion: header.apiVersion,
-                                                        correlationId: header.correlationId) else { return true }
-        let api = header.apiKey == ApiKey.saslHandshake.rawValue ? "SaslHandshake" : "SaslAuthenticate"
-        logger.warning("the client sent \(api) v\(header.apiVersion), but the proxy logs in to cluster \(cluster) itself: answered with an error (configure the client without SASL)")
-        client.send(response)
-        guard header.apiKey == ApiKey.saslAuthenticate.rawValue else { return true }
-        if client.hasPendingOutput {
-            closeWhenFlushed = true
-            client.pauseReading()
-        } else {
-            close(reason: nil, level: .info, "closed after refusing the client's SaslAuthenticate")
-        }
-        return false
     }
 
     /// The client is gone. What it sent and the proxy accepted still reaches the broker (an acks=0
@@ -824,12 +683,4 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         }
     }
 
-    /// SyncGroup answers: header, throttle_time_ms (v1+), error_code.
-    private static func syncGroupSucceeded(_ payload: [UInt8], version: Int16) -> Bool {
-        var reader = ByteReader(payload)
-        let headerVersion = ApiCatalog.responseHeaderVersion(apiKey: ApiKey.syncGroup.rawValue, apiVersion: version)
-        guard (try? ResponseHeader.decode(from: &reader, headerVersion: headerVersion)) != nil else { return false }
-        if version >= 1 { guard (try? reader.readInt32()) != nil else { return false } }
-        return (try? reader.readInt16()) == 0
-    }
 }
