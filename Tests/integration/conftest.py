@@ -395,6 +395,18 @@ class Proxy:
     log_name = "proxy"
 
     def __init__(self, workdir, cluster, upstream, extra_yaml="", wait_ready=True):
+        self._prepare(workdir, cluster)
+        servers = ", ".join('"%s"' % a for a in upstream.split(","))
+        self._start(
+            "activeCluster: primary\n"
+            "clusters:\n"
+            "  primary:\n"
+            "    bootstrapServers: [%s]\n"
+            "limits: {maxRequestBytes: 104857600, maxConnections: 10000, idleTimeoutSeconds: 600}\n"
+            "logging: {level: debug, format: text}\n" % servers + extra_yaml, wait_ready)
+
+    def _prepare(self, workdir, cluster=None):
+        """Free ports and file paths; subclasses that write their own config call this first."""
         self.cluster = cluster
         self.advertised_host = HOST
         self.bootstrap_port = free_port()
@@ -405,7 +417,9 @@ class Proxy:
         workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = str(workdir / "proxy.yaml")
         self.log_path = str(workdir / "proxy.log")
-        servers = ", ".join('"%s"' % a for a in upstream.split(","))
+
+    def _start(self, rest_yaml, wait_ready=True, ready_timeout=20, listener_extra=""):
+        """Writes the listener and admin sections, then `rest_yaml`, and starts the proxy."""
         with open(self.config_path, "w") as f:
             f.write(
                 "listener:\n"
@@ -413,22 +427,21 @@ class Proxy:
                 "  advertisedHost: %s\n"
                 "  bootstrapPort: %d\n"
                 "  brokerPorts: %d-%d\n"
+                "%s"
                 "admin:\n"
                 "  listen: %s:%d\n"
-                "activeCluster: primary\n"
-                "clusters:\n"
-                "  primary:\n"
-                "    bootstrapServers: [%s]\n"
-                "limits: {maxRequestBytes: 104857600, maxConnections: 10000, idleTimeoutSeconds: 600}\n"
-                "logging: {level: debug, format: text}\n"
                 % (HOST, self.advertised_host, self.bootstrap_port, self.broker_ports[0],
-                   self.broker_ports[-1], HOST, self.admin_port, servers) + extra_yaml)
+                   self.broker_ports[-1], listener_extra, HOST, self.admin_port) + rest_yaml)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([PROXY_BIN, "--config", self.config_path],
                                      stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         if wait_ready:
-            self.wait_ready(20)
+            self.wait_ready(ready_timeout)
+
+    def log_text(self):
+        with open(self.log_path, "r", errors="replace") as f:
+            return f.read()
 
     def wait_ready(self, timeout):
         deadline = time.time() + timeout

@@ -16,19 +16,17 @@ Pieces:
 import contextlib
 import os
 import re
-import signal
 import socket
 import struct
-import subprocess
 import threading
 import time
 
 import pytest
 
 import conftest
-from conftest import HOST, PROXY_BIN, Proxy, free_port, free_port_range
+from conftest import HOST, PROXY_BIN, Proxy, free_port
 from failover_support import metric, wait_until
-from helpers import FAST, producer
+from helpers import producer
 
 DEFAULT_LIMITS = {"maxRequestBytes": 104857600, "maxConnections": 10000, "idleTimeoutSeconds": 600}
 
@@ -43,49 +41,21 @@ class HardenedProxy(Proxy):
     """conftest.Proxy with the limits (and log level) of the test's choosing."""
 
     def __init__(self, workdir, upstream, limits=None, log_level="info", extra_yaml="", wait_ready=True):
-        self.cluster = None
-        self.advertised_host = HOST
-        self.bootstrap_port = free_port()
-        self.admin_port = free_port()
-        self.broker_ports = free_port_range(16)
-        self.bootstrap = "%s:%d" % (HOST, self.bootstrap_port)
-        self.admin_url = "http://%s:%d" % (HOST, self.admin_port)
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.config_path = str(workdir / "proxy.yaml")
-        self.log_path = str(workdir / "proxy.log")
+        self._prepare(workdir)
         lim = dict(DEFAULT_LIMITS, **(limits or {}))
         servers = ", ".join('"%s"' % a for a in upstream.split(","))
-        with open(self.config_path, "w") as f:
-            f.write(
-                "listener:\n"
-                "  host: %s\n"
-                "  advertisedHost: %s\n"
-                "  bootstrapPort: %d\n"
-                "  brokerPorts: %d-%d\n"
-                "admin:\n"
-                "  listen: %s:%d\n"
-                "activeCluster: primary\n"
-                "clusters:\n"
-                "  primary:\n"
-                "    bootstrapServers: [%s]\n"
-                "limits: {%s}\n"
-                "logging: {level: %s, format: text}\n"
-                % (HOST, HOST, self.bootstrap_port, self.broker_ports[0], self.broker_ports[-1],
-                   HOST, self.admin_port, servers,
-                   ", ".join("%s: %s" % kv for kv in lim.items()), log_level) + extra_yaml)
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([PROXY_BIN, "--config", self.config_path],
-                                     stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        if wait_ready:
-            self.wait_ready(20)
+        self._start(
+            "activeCluster: primary\n"
+            "clusters:\n"
+            "  primary:\n"
+            "    bootstrapServers: [%s]\n"
+            "limits: {%s}\n"
+            "logging: {level: %s, format: text}\n"
+            % (servers, ", ".join("%s: %s" % kv for kv in lim.items()), log_level) + extra_yaml, wait_ready)
 
     @property
     def host_port(self):
         return HOST, self.bootstrap_port
-
-    def log_text(self):
-        with open(self.log_path, "r", errors="replace") as f:
-            return f.read()
 
     def wait_log(self, pattern, timeout=10, count=1):
         rx = re.compile(pattern)

@@ -27,7 +27,7 @@ import time
 import pytest
 
 import conftest
-from conftest import HOST, PROXY_BIN, Cluster, Proxy, ProxyFactory, Tansu, _tail, free_port, free_port_range, tansu_bin, wait_port
+from conftest import HOST, PROXY_BIN, Cluster, Proxy, ProxyFactory, _tail, free_port, tansu_bin, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GATE_USER = "app"
@@ -151,38 +151,15 @@ class SaslProxy(Proxy):
     """kafka-proxy with `sasl:` under clusters.primary (sasl_lines: YAML lines without indent)."""
 
     def __init__(self, workdir, cluster, sasl_lines, wait_ready=True):
-        self.cluster = cluster
-        self.advertised_host = HOST
-        self.bootstrap_port = free_port()
-        self.admin_port = free_port()
-        self.broker_ports = free_port_range(16)
-        self.bootstrap = "%s:%d" % (HOST, self.bootstrap_port)
-        self.admin_url = "http://%s:%d" % (HOST, self.admin_port)
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.config_path = str(workdir / "proxy.yaml")
-        self.log_path = str(workdir / "proxy.log")
+        self._prepare(workdir, cluster)
         sasl = "".join("      %s\n" % l for l in sasl_lines)
-        with open(self.config_path, "w") as f:
-            f.write(
-                "listener:\n  host: %s\n  advertisedHost: %s\n  bootstrapPort: %d\n  brokerPorts: %d-%d\n"
-                "admin:\n  listen: %s:%d\n"
-                "activeCluster: primary\n"
-                "clusters:\n  primary:\n    bootstrapServers: [\"%s\"]\n    sasl:\n%s"
-                "logging: {level: debug, format: text}\n"
-                % (HOST, HOST, self.bootstrap_port, self.broker_ports[0], self.broker_ports[-1],
-                   HOST, self.admin_port, cluster.bootstrap, sasl))
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([PROXY_BIN, "--config", self.config_path],
-                                     stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        if wait_ready:
-            self.wait_ready(20)
+        self._start(
+            "activeCluster: primary\n"
+            "clusters:\n  primary:\n    bootstrapServers: [\"%s\"]\n    sasl:\n%s"
+            "logging: {level: debug, format: text}\n" % (cluster.bootstrap, sasl), wait_ready)
 
     def client_conf(self):
         return {}
-
-    def log_text(self):
-        with open(self.log_path, "r", errors="replace") as f:
-            return f.read()
 
 
 class DirectSaslGate:

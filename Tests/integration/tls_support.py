@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import HOST, PROXY_BIN, Proxy, free_port, free_port_range, tansu_bin, wait_port, _tail
+from conftest import HOST, Proxy, free_port, free_port_range, tansu_bin, wait_port, _tail
 
 
 def openssl(*args):
@@ -169,34 +169,15 @@ class TLSProxy(Proxy):
     """A proxy started from a full config (the base class writes a single plain cluster)."""
 
     def __init__(self, workdir, clusters_yaml, listener_tls=None, wait_ready=True, active="primary"):
-        self.cluster = None
-        self.advertised_host = HOST
-        self.bootstrap_port = free_port()
-        self.admin_port = free_port()
-        self.broker_ports = free_port_range(16)
-        self.bootstrap = "%s:%d" % (HOST, self.bootstrap_port)
-        self.admin_url = "http://%s:%d" % (HOST, self.admin_port)
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.config_path = str(workdir / "proxy.yaml")
-        self.log_path = str(workdir / "proxy.log")
+        self._prepare(workdir)
         listener = ""
         if listener_tls:
             listener = "  tls:\n" + "".join('    %s: "%s"\n' % kv for kv in listener_tls.items())
-        with open(self.config_path, "w") as f:
-            f.write("listener:\n  host: %s\n  advertisedHost: %s\n  bootstrapPort: %d\n  brokerPorts: %d-%d\n%s"
-                    "admin:\n  listen: %s:%d\nactiveCluster: %s\nclusters:\n%s"
-                    "logging: {level: debug, format: text}\n"
-                    % (HOST, HOST, self.bootstrap_port, self.broker_ports[0], self.broker_ports[-1], listener,
-                       HOST, self.admin_port, active, clusters_yaml))
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([PROXY_BIN, "--config", self.config_path], stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        if wait_ready:
-            self.wait_ready(30)
+        self._start("activeCluster: %s\nclusters:\n%slogging: {level: debug, format: text}\n"
+                    % (active, clusters_yaml), wait_ready, ready_timeout=30, listener_extra=listener)
 
     def log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
+        return self.log_text()
 
     def wait_log(self, needle, timeout=20):
         deadline = time.time() + timeout
