@@ -572,14 +572,13 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             context.groups.joining(clientId: clientId, cluster: cluster)
         }
         loopMetrics.countRequest(apiKey: request.apiKey, apiVersion: request.apiVersion)
-        if !request.expectsResponse {
+        if request.expectsResponse {
+            // touch() just read the clock: the request's start time is the same instant.
+            inflight.append(InflightRequest(correlationId: request.correlationId, apiKey: request.apiKey,
+                                            apiVersion: request.apiVersion, startNanos: lastActivity))
+        } else {
             recentAcksZero[recentAcksZeroCount % recentAcksZero.count] = request.correlationId
             recentAcksZeroCount &+= 1
-        }
-        if request.expectsResponse {
-            inflight.append(InflightRequest(correlationId: request.correlationId, apiKey: request.apiKey,
-                                            apiVersion: request.apiVersion,
-                                            startNanos: DispatchTime.now().uptimeNanoseconds))
         }
     }
 
