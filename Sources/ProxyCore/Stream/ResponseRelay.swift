@@ -76,9 +76,11 @@ public struct ResponseRelay: Sendable {
         while index < count {
             switch mode {
             case .idle:
-                flushPassed(upTo: index)
+                // Pass-through frames keep extending the pending range (one write for all of a
+                // read's responses); a collected frame must not be in it.
                 let head = inflight.first
                 if let head, head.fromProxy || needsRewrite(head) {
+                    flushPassed(upTo: index)
                     collected.removeAll(keepingCapacity: true)
                     mode = .collecting(request: head, frameBytes: nil)
                 } else {
@@ -103,15 +105,22 @@ public struct ResponseRelay: Sendable {
                     }
                     guard seen == 8 else {
                         mode = .passing(request: request, seen: seen, frameBytes: nil)
-                        // Nothing of this frame is emitted before it is checked.
+                        // Nothing of this frame is emitted before it is checked; the frames before it are.
+                        flushPassed(upTo: frameStart)
                         passStart = index
                         continue
                     }
                     let size = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix >> 32))
                     let correlationId = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix))
-                    let total = try checkedFrameBytes(size: size)
+                    // Responses before a bad frame still reach the client before the connection closes.
+                    let total: Int
+                    do { total = try checkedFrameBytes(size: size) } catch {
+                        flushPassed(upTo: frameStart)
+                        throw error
+                    }
                     guard let request, correlationId == request.correlationId else {
                         guard isStray(correlationId) else {
+                            flushPassed(upTo: frameStart)
                             if let request {
                                 throw ProxyStreamError(.correlationMismatch,
                                     "response correlation id \(correlationId), expected \(request.correlationId)")
@@ -119,14 +128,14 @@ public struct ResponseRelay: Sendable {
                             throw ProxyStreamError(.unexpectedResponse,
                                 "broker sent a response (correlation id \(correlationId)) to no outstanding request")
                         }
+                        flushPassed(upTo: frameStart)
                         passStart = index
                         mode = total > 8 ? .skipping(remaining: total - 8) : .idle
                         continue
                     }
                     inflight.popFirst()
-                    if startedHere {
-                        passStart = frameStart
-                    } else {
+                    if !startedHere {
+                        // The frame began in an earlier chunk, so nothing of this chunk precedes it.
                         withUnsafeBytes(of: prefix.bigEndian) { emit(.owned(Array($0))) }
                         passStart = index
                     }
