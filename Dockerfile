@@ -1,10 +1,11 @@
 # kafka-proxy container image.
 #   build:  docker build -t kafka-proxy .
 #   run:    docker run --rm -v "$PWD/my.yaml:/etc/kafka-proxy/kafka-proxy.yaml:ro" kafka-proxy
-# Stage 1 builds a release binary with the Swift standard library (and Foundation) linked statically;
-# stage 2 is Debian slim with only the C libraries the binary loads: OpenSSL 3, Cyrus SASL and its
-# mechanism plugins (PLAIN, SCRAM: libsasl2-modules; GSSAPI: libsasl2-modules-gssapi-mit), libstdc++
-# (ldd of the binary: libssl.so.3 libcrypto.so.3 libsasl2.so.2 libstdc++.so.6 libgcc_s libm libc).
+# Stage 1 builds the release binary the way scripts/build-release does (Swift standard library linked
+# statically, lld with packed relocations; no Foundation in the binary); stage 2 is Debian slim with
+# only the C libraries the binary loads: OpenSSL 3, Cyrus SASL and its mechanism plugins (PLAIN, SCRAM:
+# libsasl2-modules; GSSAPI: libsasl2-modules-gssapi-mit), libyaml, libstdc++ (ldd of the binary:
+# libssl.so.3 libcrypto.so.3 libsasl2.so.2 libyaml-0.so.2 libstdc++.so.6 libgcc_s libm libc).
 # The default config is config/kafka-proxy.yaml (listeners on 127.0.0.1, as a sidecar sharing the
 # pod's network namespace); mount your own at /etc/kafka-proxy/kafka-proxy.yaml, or the whole
 # directory /etc/kafka-proxy (a Kubernetes ConfigMap volume) so edits are hot-reloaded.
@@ -13,7 +14,7 @@ FROM swift:6.1-bookworm AS build
 # Debian security updates replace the exact versions, so apt packages are not pinned.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl-dev libsasl2-dev pkg-config \
+ && apt-get install -y --no-install-recommends libssl-dev libsasl2-dev libyaml-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, so source edits do not re-fetch them.
@@ -22,15 +23,15 @@ RUN swift package resolve
 COPY Sources ./Sources
 # Package.swift declares the unit-test targets too: SwiftPM wants their directories present.
 COPY Tests ./Tests
-RUN swift build -c release --static-swift-stdlib --product kafka-proxy \
- && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/kafka-proxy" /out/kafka-proxy \
+COPY scripts/build-release ./scripts/build-release
+RUN install -D -m 0755 "$(scripts/build-release | tail -n 1)" /out/kafka-proxy \
  && /out/kafka-proxy --help >/dev/null
 
 FROM debian:bookworm-slim
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        ca-certificates libssl3 libsasl2-2 libsasl2-modules libsasl2-modules-gssapi-mit libstdc++6 \
+        ca-certificates libssl3 libsasl2-2 libsasl2-modules libsasl2-modules-gssapi-mit libyaml-0-2 libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 kafka-proxy \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

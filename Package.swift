@@ -14,18 +14,17 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
-        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Pure Kafka wire codec: no I/O, no Foundation, no C modules.
         .target(name: "KafkaProtocol"),
         // Pure proxy decisions: config model, framing state, in-flight table, address map, rewriting.
-        .target(
-            name: "ProxyCore",
-            dependencies: ["KafkaProtocol", .product(name: "Yams", package: "Yams")]
-        ),
+        .target(name: "ProxyCore", dependencies: ["KafkaProtocol", "ProxyYAML"]),
+        // libyaml (libyaml-dev): the config parser. Not Yams, which imports Foundation (issue 6: RSS).
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // YAML document -> node tree with marks; the only Swift module that imports libyaml.
+        .target(name: "ProxyYAML", dependencies: ["CYAML"]),
         // System libraries: OpenSSL 3 (libssl-dev) and Cyrus SASL (libsasl2-dev).
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSASL", pkgConfig: "libsasl2", providers: [.apt(["libsasl2-dev"])]),
@@ -44,7 +43,6 @@ let package = Package(
             dependencies: [
                 "KafkaProtocol", "ProxyCore", "CProxyShims", "ProxyTLS", "ProxySASL",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
@@ -57,6 +55,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol"]),
+        .testTarget(name: "ProxyYAMLTests", dependencies: ["ProxyYAML"]),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KafkaProtocol"]),
         .testTarget(name: "ProxyTLSTests", dependencies: ["ProxyTLS", "COpenSSL"]),
         .testTarget(name: "ProxySASLTests", dependencies: ["ProxySASL", "CSASL", "KafkaProtocol"]),

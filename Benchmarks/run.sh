@@ -39,15 +39,18 @@ done
 
 if [ "$BUILD" = 1 ]; then
     if [ -z "$PROXY" ]; then
-        echo "==> swift build -c release (kafka-proxy, scratch path .build-bench-proxy)"
-        (cd "$REPO" && swift build -c release --scratch-path "$REPO/.build-bench-proxy" 2>&1 | tail -1)
+        # Built as it ships (scripts/build-release: static stdlib, lld, packed relocations).
+        echo "==> scripts/build-release (kafka-proxy, scratch path .build-bench-proxy)"
+        BUILT=$("$REPO/scripts/build-release" --scratch-path "$REPO/.build-bench-proxy" 2>/dev/null | tail -n 1)
+        [ -x "$BUILT" ] || { echo "run.sh: scripts/build-release failed" >&2; exit 1; }
+        PROXY=$BUILT
     fi
     echo "==> swift build -c release (Benchmarks)"
     (cd "$HERE" && swift build -c release --scratch-path "$HERE/.build" 2>&1 | tail -1)
     mkdir -p "$HERE/.build"
     cc -O2 -shared -fPIC -o "$HERE/.build/malloccount.so" "$HERE/tools/malloccount.c"
 fi
-PROXY=${PROXY:-$REPO/.build-bench-proxy/release/kafka-proxy}
+PROXY=${PROXY:-$("$REPO/scripts/build-release" --scratch-path "$REPO/.build-bench-proxy" 2>/dev/null | tail -n 1)}
 
 # 10,000 idle connections through a relay need ~20,000 descriptors in the relay alone.
 ulimit -Hn 1048576 2>/dev/null || true

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CProxyShims.h"
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <sys/epoll.h>
 
@@ -34,4 +35,13 @@ int CProxyShims_epoll_poll(int epfd, unsigned long long *tokens, int max) {
     } while (n < 0 && errno == EINTR);
     for (int i = 0; i < n; i++) tokens[i] = events[i].data.u64;
     return n;
+}
+
+int CProxyShims_set_malloc_arena_max(int n) {
+#ifdef M_ARENA_MAX
+    return mallopt(M_ARENA_MAX, n);
+#else
+    (void)n;
+    return 0;
+#endif
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Logging
 import Prometheus
 import ProxyCore
@@ -32,7 +31,7 @@ enum ConfigFile {
 
     /// The loader keeps the source, so the description is the full compiler-style report.
     static func report(_ errors: ConfigErrors, path: String) {
-        FileHandle.standardError.write(Data(errors.description.utf8))
+        ProcessIO.writeToStandardError(errors.description)
     }
 }
 

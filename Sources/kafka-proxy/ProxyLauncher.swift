@@ -1,5 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import ArgumentParser
-import Foundation
+import Dispatch
 import Logging
 import Prometheus
 import ProxyCore
@@ -22,6 +27,7 @@ enum ProxyLauncher {
 
     /// `reload` nil: no config file, nothing to watch; SIGHUP only logs that.
     static func run(config: ProxyConfig, shutdownTimeout: Int, reload: ReloadSource?) throws {
+        MallocArenas.limit()
         let logSettings = LogSettings(config.logging)
         LoggingSystem.bootstrap { label in ReloadableLogHandler(label: label, settings: logSettings) }
         let logger = Logger(label: "kafka-proxy")
@@ -65,7 +71,7 @@ enum ProxyLauncher {
             watcher?.stop()
             server.shutdown(drainTimeoutSeconds: shutdownTimeout) {
                 logger.info("stopped")
-                Foundation.exit(0)
+                exit(0)
             }
         }
         dispatchMain()

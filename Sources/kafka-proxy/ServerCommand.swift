@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import ProxyCore
 
 /// `kafka-proxy server`: grepplabs/kafka-proxy's command line, mapped onto the config model.
@@ -75,7 +74,7 @@ struct PrintConfig: ParsableCommand {
 enum EffectiveConfig {
     static func parseFlags(_ arguments: [String], command: String) throws -> LegacyFlags {
         do {
-            return try LegacyFlags.parse(arguments, environment: ProcessInfo.processInfo.environment)
+            return try LegacyFlags.parse(arguments, environment: ProcessIO.environment())
         } catch {
             report(error, command: command)
             throw ExitCode(1)
@@ -112,6 +111,6 @@ enum EffectiveConfig {
 
     private static func report(_ errors: ConfigErrors, command: String) {
         let text = ConfigErrors(errors.errors, source: nil, fileName: command).description
-        FileHandle.standardError.write(Data(text.utf8))
+        ProcessIO.writeToStandardError(text)
     }
 }

@@ -11,6 +11,9 @@ int CProxyShims_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *
 /// socket() with SOCK_NONBLOCK | SOCK_CLOEXEC, so no fd leaks into children and no extra fcntl.
 int CProxyShims_socket_nonblocking(int domain, int type, int protocol);
 
+/// mallopt(M_ARENA_MAX, n): <malloc.h> is not in Swift's Glibc module. Returns mallopt's result (1 = ok).
+int CProxyShims_set_malloc_arena_max(int n);
+
 /// SOCK_STREAM as a plain int (Glibc declares it as an enum constant Swift imports inconsistently).
 static const int CProxyShims_SOCK_STREAM = SOCK_STREAM;
 

@@ -1,4 +1,4 @@
-import Yams
+import ProxyYAML
 
 /// `admin:` — the HTTP endpoint for metrics and health.
 enum AdminSection {

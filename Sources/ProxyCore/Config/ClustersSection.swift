@@ -1,4 +1,4 @@
-import Yams
+import ProxyYAML
 
 /// `clusters:` — the upstream Kafka clusters by name, in file order. (`tls` is decoded by `TLSSection`,
 /// `sasl` by `SASLSection`.)

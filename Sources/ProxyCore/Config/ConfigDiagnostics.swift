@@ -1,4 +1,4 @@
-import Yams
+import ProxyYAML
 
 /// Collects errors while the sections decode, so one run reports everything wrong with a file.
 final class ConfigDiagnostics {

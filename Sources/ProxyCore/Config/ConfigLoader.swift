@@ -1,13 +1,19 @@
-import Foundation
-import Yams
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ProxyYAML
 
 /// Turns a YAML file into a validated `ProxyConfig`, or into every error found in it.
 public enum ConfigLoader {
     public static func parse(yaml: String, fileName: String = "config") throws(ConfigErrors) -> ProxyConfig {
         let diagnostics = ConfigDiagnostics()
         let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
+        do throws(YAMLError) {
+            root = try YAMLComposer.compose(yaml)
         } catch {
             // Nothing below a syntax error can be trusted, so it is the only error reported.
             throw ConfigErrors([YAMLSyntaxErrors.translate(error)], source: yaml, fileName: fileName)
@@ -30,21 +36,42 @@ public enum ConfigLoader {
         return try parse(yaml: source, fileName: path)
     }
 
+    /// Larger than any real config; a bigger file is a mistake (a log, a binary), not a config.
+    static let maxFileBytes = 16 << 20
+
     static func read(_ path: String) throws(ConfigErrors) -> String {
         func fail(_ reason: String) -> ConfigErrors {
             ConfigErrors([ConfigError(code: .unreadableFile, path: "",
                                       message: "cannot read config file '\(path)': \(reason)")],
                          source: nil, fileName: path)
         }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw fail("no such file")
+        func failErrno(_ code: Int32) -> ConfigErrors {
+            switch code {
+            case ENOENT: return fail("no such file")
+            case EACCES, EPERM: return fail("permission denied")
+            case EISDIR: return fail("it is a directory")
+            default: return fail(String(cString: strerror(code)))
+            }
         }
-        if isDirectory.boolValue { throw fail("it is a directory") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw fail(FileManager.default.isReadableFile(atPath: path) ? "read failed" : "permission denied")
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw failErrno(errno) }
+        defer { Glibc.close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw failErrno(errno) }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw fail("it is a directory") }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failErrno(errno)
+            }
+            if n == 0 { break }
+            bytes += chunk[..<n]
+            if bytes.count > maxFileBytes { throw fail("it is larger than \(maxFileBytes >> 20) MiB") }
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw fail("the file is not valid UTF-8")
         }
         return text

@@ -1,4 +1,7 @@
-import Yams
+import ProxyYAML
+
+typealias Node = YAMLNode
+typealias Mark = YAMLMark
 
 /// One YAML mapping being decoded by a section. Sections ask for the keys they know; whatever is
 /// left over is reported as unknown when the section calls `finish()`, so a typo never silently
@@ -28,7 +31,8 @@ final class ConfigMapping {
             return nil
         }
         var entries: [(String, Node, Node)] = []
-        for (key, value) in mapping {
+        for pair in mapping {
+            let key = pair.key, value = pair.value
             guard let scalar = key.scalar else {
                 diagnostics.report(.typeMismatch, path: path,
                                    "keys in \(Self.describe(path)) must be plain names, found \(ConfigValues.describe(key))",

@@ -1,4 +1,4 @@
-import Yams
+import ProxyYAML
 
 /// Typed readers for scalar values. Each reports its own error and returns nil, so a section can
 /// read every field and still produce all errors in one pass.
@@ -13,8 +13,7 @@ enum ConfigValues {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .alias: return "an alias"
-        case .scalar(let scalar):
+        case .scalar(let scalar, _):
             if isNull(node) { return "no value" }
             return scalar.style == .plain ? "'\(scalar.string)'" : "the string \"\(scalar.string)\""
         }

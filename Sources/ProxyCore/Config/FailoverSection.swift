@@ -1,4 +1,4 @@
-import Yams
+import ProxyYAML
 
 /// `failover:` — how the active cluster may change without a restart. `order` names clusters,
 /// so it is checked against the clusters section.

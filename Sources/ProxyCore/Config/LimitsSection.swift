@@ -1,4 +1,4 @@
-import Yams
+import ProxyYAML
 
 /// `limits:` — resource caps. Byte limits stop at Int32.max: Kafka frame sizes are int32, so a
 /// larger cap could never apply and probably means a unit mistake.

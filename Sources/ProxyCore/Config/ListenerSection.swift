@@ -1,4 +1,4 @@
-import Yams
+import ProxyYAML
 
 /// `listener:` — where clients connect; `tls` is decoded by `TLSSection`.
 enum ListenerSection {

@@ -1,4 +1,4 @@
-import Yams
+import ProxyYAML
 
 /// `logging:` — level and output format of the proxy's stderr log.
 enum LoggingSection {

@@ -1,4 +1,4 @@
-import Yams
+import ProxyYAML
 
 /// The top-level mapping: dispatches to one decoder per section, then checks what spans sections
 /// (activeCluster). 

@@ -1,4 +1,4 @@
-import Yams
+import ProxyYAML
 
 extension ProxyConfig {
     /// `clusters.<name>.sasl`: how the proxy logs in to that cluster. Validated per mechanism by the

@@ -1,4 +1,4 @@
-import Yams
+import ProxyYAML
 
 extension ProxyConfig {
     public enum TLSVersion: String, CaseIterable, Equatable, Sendable {
