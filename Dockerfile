@@ -24,7 +24,7 @@ COPY Sources ./Sources
 # Package.swift declares the unit-test targets too: SwiftPM wants their directories present.
 COPY Tests ./Tests
 COPY scripts/build-release ./scripts/build-release
-RUN install -D -m 0755 "$(scripts/build-release | tail -n 1)" /out/kafka-proxy \
+RUN scripts/build-release --out /out/kafka-proxy \
  && /out/kafka-proxy --help >/dev/null
 
 FROM debian:bookworm-slim
