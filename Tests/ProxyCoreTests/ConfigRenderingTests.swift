@@ -84,4 +84,16 @@ final class ConfigRenderingTests: XCTestCase {
         XCTAssertEqual(errors.map(\.code), [.yamlSyntax])
         XCTAssertEqual(errors.first?.line, 2)
     }
+
+    func testLineEndingsAreCountedAsLibyamlCountsThem() {
+        // CR LF (a ConfigMap edited on Windows) and a lone CR: the excerpt must show the line the mark names.
+        for newline in ["\r\n", "\r"] {
+            let yaml = ["listener: {}", "clusters:", "  c:", "    bootstrapServers: 7"].joined(separator: newline)
+            let errors = configErrors(yaml)
+            XCTAssertEqual(errors.errors.first?.line, 4, newline.debugDescription)
+            let rendered = errors.rendered(source: yaml, fileName: "c.yaml")
+            XCTAssertTrue(rendered.contains("    bootstrapServers: 7"), rendered)
+        }
+        XCTAssertEqual(ConfigErrors.splitLines("a\r\nb\rc\nd\u{2028}e"), ["a", "b", "c", "d", "e"])
+    }
 }

@@ -12,6 +12,7 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
     "response_rewrite": FuzzTargets.responseRewrite,
     "response_relay": FuzzTargets.responseRelay,
     "produce_batches": FuzzTargets.produceBatches,
+    "config_yaml": FuzzTargets.configYAML,
 ]
 
 nonisolated(unsafe) var selected: (([UInt8]) -> Void)?

@@ -27,10 +27,26 @@ extension ConfigErrors {
         return out
     }
 
+    /// Lines as libyaml counts them (its marks number lines this way): breaks are LF, CR LF, a lone
+    /// CR, NEL, LS and PS. By scalars, because "\r\n" is one Character and never equals "\n".
     static func splitLines(_ source: String) -> [Substring] {
-        source.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.hasSuffix("\r") ? line.dropLast() : line
+        let scalars = source.unicodeScalars
+        var lines: [Substring] = []
+        var start = scalars.startIndex
+        var index = start
+        while index != scalars.endIndex {
+            let scalar = scalars[index]
+            guard ["\n", "\r", "\u{85}", "\u{2028}", "\u{2029}"].contains(scalar) else {
+                index = scalars.index(after: index)
+                continue
+            }
+            lines.append(Substring(scalars[start..<index]))
+            index = scalars.index(after: index)
+            if scalar == "\r", index != scalars.endIndex, scalars[index] == "\n" { index = scalars.index(after: index) }
+            start = index
         }
+        lines.append(Substring(scalars[start..<scalars.endIndex]))
+        return lines
     }
 
     /// Keeps tabs as tabs so the caret lines up under the same column the terminal shows.
