@@ -1,8 +1,29 @@
+import KafkaProtocol
+
 /// Bytes to send to the client: a range of the chunk being processed (valid only during the
 /// call), or a frame the proxy rewrote.
 public enum RelayOutput {
     case borrowed(UnsafeRawBufferPointer)
     case owned([UInt8])
+}
+
+/// What the response relay found in the broker -> client stream; see `ResponseRelay.next`.
+public enum ResponseEvent {
+    /// Pass-through bytes for the client, a range of the chunk (one per read where possible);
+    /// valid until the next call.
+    case forward(UnsafeRawBufferPointer)
+    /// The first 8 bytes (size and correlation id, big endian) of a pass-through frame that
+    /// began in an earlier chunk: held back until checked, they go to the client now, before
+    /// the next `.forward`. Send `withUnsafeBytes(of: prefix.bigEndian)`.
+    case forwardPrefix(UInt64)
+    /// A response to a client request was matched and popped from the in-flight queue (for
+    /// latency); for a pass-through frame its bytes follow as `.forward`, else `.rewrite` follows.
+    case response(InflightRequest, frameBytes: Int)
+    /// A whole frame to rewrite: its payload (size prefix excluded). The caller sends the
+    /// rewritten payload with a new size prefix (`KafkaFrame.framed`).
+    case rewrite(InflightRequest, [UInt8])
+    /// The whole payload answering a request the proxy sent itself; the client never sees it.
+    case proxyResponse(InflightRequest, [UInt8])
 }
 
 /// Follows the broker -> client byte stream. Responses arrive in request order, so before a
@@ -12,7 +33,8 @@ public enum RelayOutput {
 /// A pass-through frame goes out once its size and correlation id (its first 8 bytes) have been
 /// checked, so a frame that turns out not to be the expected response never reaches the client:
 /// an answer to a request that expects none (a broker answering acks=0 Produce, against the
-/// protocol) is dropped, anything else closes the connection.
+/// protocol) is dropped, anything else closes the connection. The responses before a bad frame
+/// still go out: `next` returns them, and throws on the call after.
 ///
 /// Not thread-safe: owned by one connection and used on its queue.
 public struct ResponseRelay: Sendable {
@@ -21,18 +43,25 @@ public struct ResponseRelay: Sendable {
     private enum Mode: Sendable {
         /// Between frames.
         case idle
-        /// A pass-through frame: its first 8 bytes are being checked (`frameBytes` nil) or it streams.
-        case passing(request: InflightRequest?, seen: Int, frameBytes: Int?)
-        /// Collecting a frame to rewrite or to hand to the proxy.
-        case collecting(request: InflightRequest, frameBytes: Int?)
+        /// A pass-through frame: its first 8 bytes are being checked (`frameBytes` nil) or it
+        /// streams. `owesPrefix`: those 8 bytes began in an earlier chunk and are due from `prefix`.
+        case passing(request: InflightRequest?, seen: Int, frameBytes: Int?, owesPrefix: Bool)
+        /// Collecting a frame to rewrite or to hand to the proxy (`seen` counts its size prefix too).
+        case collecting(request: InflightRequest, seen: Int, frameBytes: Int?)
+        /// A collected frame's `.response` went out; its `.rewrite` is next.
+        case rewriting(request: InflightRequest, payload: [UInt8])
         /// Dropping the rest of a stray frame.
         case skipping(remaining: Int)
     }
 
     private var mode: Mode = .idle
-    /// Size prefix and correlation id of the current pass-through frame, as they pass.
+    /// Size prefix and correlation id of the current frame, as they pass.
     private var prefix: UInt64 = 0
     private var collected: [UInt8] = []
+    /// Chunk bytes before `index` that are checked but not yet returned as `.forward`.
+    private var pending = 0
+    /// A bad frame, thrown once the responses before it have gone out.
+    private var failure: ProxyStreamError?
 
     public init(maxFrameBytes: Int) {
         self.maxFrameBytes = maxFrameBytes
@@ -44,6 +73,23 @@ public struct ResponseRelay: Sendable {
         return false
     }
 
+    /// The next event from `chunk[index...]` (advancing `index`); nil once the chunk is consumed.
+    /// Call it until nil before passing the next chunk.
+    /// - Parameters:
+    ///   - inflight: its head is the request the next response answers; matched requests are popped.
+    ///   - rewrites: whether the response to this request must be collected and rewritten.
+    ///   - strays: ids of requests that expect no response; an answer to one is dropped.
+    public mutating func next(
+        _ chunk: UnsafeRawBufferPointer,
+        _ index: inout Int,
+        inflight: inout InflightQueue,
+        rewrites: (InflightRequest) -> Bool,
+        strays: StrayResponses
+    ) throws(ProxyStreamError) -> ResponseEvent? {
+        try step(chunk, &index, inflight: &inflight, rewrites: rewrites) { strays.contains($0) }
+    }
+
+    /// The callback front end to `next`.
     /// - Parameters:
     ///   - needsRewrite: whether the response to this request must be collected and rewritten.
     ///   - rewrite: turns a whole collected frame (size prefix excluded) into the bytes to send
@@ -64,156 +110,176 @@ public struct ResponseRelay: Sendable {
         emit: (RelayOutput) -> Void
     ) throws(ProxyStreamError) {
         var index = 0
-        let count = chunk.count
-        // Start of the borrowed range not yet emitted; consecutive pass-through frames go out as one range.
-        var passStart = 0
-
-        func flushPassed(upTo end: Int) {
-            if end > passStart { emit(.borrowed(UnsafeRawBufferPointer(rebasing: chunk[passStart..<end]))) }
-            passStart = end
+        while let event = try step(chunk, &index, inflight: &inflight, rewrites: needsRewrite, isStray: isStray) {
+            switch event {
+            case .forward(let bytes):
+                emit(.borrowed(bytes))
+            case .forwardPrefix(let prefix):
+                withUnsafeBytes(of: prefix.bigEndian) { emit(.owned(Array($0))) }
+            case .response(let request, let frameBytes):
+                onResponse(request, frameBytes)
+            case .rewrite(let request, let payload):
+                emit(.owned(KafkaFrame.framed(try rewrite(request, payload))))
+            case .proxyResponse(let request, let payload):
+                try onProxyResponse(request, payload)
+            }
         }
+    }
 
-        while index < count {
+    private mutating func step(
+        _ chunk: UnsafeRawBufferPointer,
+        _ index: inout Int,
+        inflight: inout InflightQueue,
+        rewrites: (InflightRequest) -> Bool,
+        isStray: (Int32) -> Bool
+    ) throws(ProxyStreamError) -> ResponseEvent? {
+        if let failure { throw failure }
+        let count = chunk.count
+        while true {
             switch mode {
             case .idle:
+                guard index < count else { return flush(chunk, upTo: index) }
                 // Pass-through frames keep extending the pending range (one write for all of a
                 // read's responses); a collected frame must not be in it.
                 let head = inflight.first
-                if let head, head.fromProxy || needsRewrite(head) {
-                    flushPassed(upTo: index)
-                    collected.removeAll(keepingCapacity: true)
-                    mode = .collecting(request: head, frameBytes: nil)
+                prefix = 0
+                if let head, head.fromProxy || rewrites(head) {
+                    if pending > 0 { return flush(chunk, upTo: index) }
+                    mode = .collecting(request: head, seen: 0, frameBytes: nil)
                 } else {
-                    prefix = 0
-                    mode = .passing(request: head, seen: 0, frameBytes: nil)
+                    mode = .passing(request: head, seen: 0, frameBytes: nil, owesPrefix: false)
                 }
 
-            case .passing(let request, var seen, var frameBytes):
+            case .passing(let request, var seen, let frameBytes, let owesPrefix):
+                if owesPrefix {
+                    mode = seen == frameBytes ? .idle : .passing(request: request, seen: seen, frameBytes: frameBytes, owesPrefix: false)
+                    return .forwardPrefix(prefix)
+                }
+                guard index < count else { return flush(chunk, upTo: index) }
                 if let total = frameBytes {
                     let n = min(total - seen, count - index)
                     seen += n
                     index += n
+                    pending += n
+                    mode = seen == total ? .idle : .passing(request: request, seen: seen, frameBytes: total, owesPrefix: false)
+                    continue
+                }
+                // The first 8 bytes are held back until checked: they join the pending range
+                // if the frame starts in this chunk, else they are re-emitted from `prefix`.
+                let startedHere = seen == 0
+                let frameStart = index
+                while seen < 8 && index < count {
+                    prefix = prefix << 8 | UInt64(chunk[index])
+                    seen += 1
+                    index += 1
+                }
+                guard seen == 8 else {
+                    mode = .passing(request: request, seen: seen, frameBytes: nil, owesPrefix: false)
+                    // Nothing of this frame goes out before it is checked; the frames before it do.
+                    return flush(chunk, upTo: frameStart)
+                }
+                let size = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix >> 32))
+                let correlationId = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix))
+                let total: Int
+                do { total = try checkedFrameBytes(size: size) } catch {
+                    return try fail(error, chunk, upTo: frameStart)
+                }
+                guard let request, correlationId == request.correlationId else {
+                    guard isStray(correlationId) else {
+                        let error = request.map {
+                            ProxyStreamError(.correlationMismatch, "response correlation id \(correlationId), expected \($0.correlationId)")
+                        } ?? ProxyStreamError(.unexpectedResponse,
+                                              "broker sent a response (correlation id \(correlationId)) to no outstanding request")
+                        return try fail(error, chunk, upTo: frameStart)
+                    }
+                    mode = total > 8 ? .skipping(remaining: total - 8) : .idle
+                    if let out = flush(chunk, upTo: frameStart) { return out }
+                    continue
+                }
+                inflight.popFirst()
+                if startedHere { pending += 8 }
+                if startedHere && total == 8 {
+                    mode = .idle
                 } else {
-                    // The first 8 bytes are held back until checked: `passStart` stays at the frame
-                    // start if it is in this chunk, else they are re-emitted from `prefix`.
-                    let startedHere = seen == 0
-                    let frameStart = index
-                    while seen < 8 && index < count {
+                    mode = .passing(request: request, seen: 8, frameBytes: total, owesPrefix: !startedHere)
+                }
+                return .response(request, frameBytes: total)
+
+            case .skipping(let remaining):
+                guard index < count else { return flush(chunk, upTo: index) }
+                let n = min(remaining, count - index)
+                index += n
+                mode = remaining == n ? .idle : .skipping(remaining: remaining - n)
+
+            case .collecting(let request, var seen, var frameBytes):
+                guard index < count else { return flush(chunk, upTo: index) }
+                if frameBytes == nil {
+                    while seen < 4 && index < count {
                         prefix = prefix << 8 | UInt64(chunk[index])
                         seen += 1
                         index += 1
                     }
-                    guard seen == 8 else {
-                        mode = .passing(request: request, seen: seen, frameBytes: nil)
-                        // Nothing of this frame is emitted before it is checked; the frames before it are.
-                        flushPassed(upTo: frameStart)
-                        passStart = index
+                    guard seen == 4 else {
+                        mode = .collecting(request: request, seen: seen, frameBytes: nil)
                         continue
                     }
-                    let size = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix >> 32))
-                    let correlationId = Int32(bitPattern: UInt32(truncatingIfNeeded: prefix))
-                    // Responses before a bad frame still reach the client before the connection closes.
                     let total: Int
-                    do { total = try checkedFrameBytes(size: size) } catch {
-                        flushPassed(upTo: frameStart)
-                        throw error
-                    }
-                    guard let request, correlationId == request.correlationId else {
-                        guard isStray(correlationId) else {
-                            flushPassed(upTo: frameStart)
-                            if let request {
-                                throw ProxyStreamError(.correlationMismatch,
-                                    "response correlation id \(correlationId), expected \(request.correlationId)")
-                            }
-                            throw ProxyStreamError(.unexpectedResponse,
-                                "broker sent a response (correlation id \(correlationId)) to no outstanding request")
-                        }
-                        flushPassed(upTo: frameStart)
-                        passStart = index
-                        mode = total > 8 ? .skipping(remaining: total - 8) : .idle
-                        continue
-                    }
-                    inflight.popFirst()
-                    if !startedHere {
-                        // The frame began in an earlier chunk, so nothing of this chunk precedes it.
-                        withUnsafeBytes(of: prefix.bigEndian) { emit(.owned(Array($0))) }
-                        passStart = index
+                    do { total = try checkedFrameBytes(size: Int32(bitPattern: UInt32(truncatingIfNeeded: prefix))) } catch {
+                        return try fail(error, chunk, upTo: index)
                     }
                     frameBytes = total
-                    onResponse(request, total)
-                }
-                if let total = frameBytes, seen == total {
-                    mode = .idle
-                } else {
-                    mode = .passing(request: request, seen: seen, frameBytes: frameBytes)
-                }
-
-            case .skipping(let remaining):
-                let n = min(remaining, count - index)
-                index += n
-                passStart = index
-                mode = remaining - n == 0 ? .idle : .skipping(remaining: remaining - n)
-
-            case .collecting(let request, var frameBytes):
-                if frameBytes == nil {
-                    let n = min(4 - collected.count, count - index)
-                    collected.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[index..<(index + n)]))
-                    index += n
-                    passStart = index
-                    guard collected.count == 4 else { continue }
-                    let size = Int32(bitPattern: UInt32(collected[0]) << 24 | UInt32(collected[1]) << 16
-                        | UInt32(collected[2]) << 8 | UInt32(collected[3]))
-                    let total = try checkedFrameBytes(size: size)
-                    frameBytes = total
-                    collected.reserveCapacity(total)
+                    collected = []
+                    collected.reserveCapacity(total - 4)
                 }
                 let total = frameBytes!
-                let n = min(total - collected.count, count - index)
+                let n = min(total - seen, count - index)
                 collected.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[index..<(index + n)]))
                 index += n
-                passStart = index
-                guard collected.count == total else {
-                    mode = .collecting(request: request, frameBytes: frameBytes)
+                seen += n
+                guard seen == total else {
+                    mode = .collecting(request: request, seen: seen, frameBytes: total)
                     continue
                 }
+                // The payload is handed over, not copied; the next collected frame gets its own.
+                let payload = collected
+                collected = []
                 mode = .idle
-                let payload = Array(collected[4...])
-                collected.removeAll(keepingCapacity: collected.capacity <= 1 << 16)
                 guard payload.count >= 4 else {
-                    throw ProxyStreamError(.undecodableResponse, "response has no correlation id")
+                    return try fail(ProxyStreamError(.undecodableResponse, "response has no correlation id"), chunk, upTo: index)
                 }
                 let correlationId = Int32(bitPattern: UInt32(payload[0]) << 24 | UInt32(payload[1]) << 16
                     | UInt32(payload[2]) << 8 | UInt32(payload[3]))
                 guard correlationId == request.correlationId else {
                     if isStray(correlationId) { continue }
-                    throw ProxyStreamError(.correlationMismatch,
-                        "response correlation id \(correlationId), expected \(request.correlationId)")
+                    return try fail(ProxyStreamError(.correlationMismatch,
+                        "response correlation id \(correlationId), expected \(request.correlationId)"), chunk, upTo: index)
                 }
                 inflight.popFirst()
-                if request.fromProxy {
-                    try onProxyResponse(request, payload)
-                    continue
-                }
-                onResponse(request, total)
-                let rewritten = try rewrite(request, payload)
-                var frame: [UInt8] = []
-                frame.reserveCapacity(4 + rewritten.count)
-                let size = UInt32(rewritten.count)
-                frame.append(UInt8(truncatingIfNeeded: size >> 24))
-                frame.append(UInt8(truncatingIfNeeded: size >> 16))
-                frame.append(UInt8(truncatingIfNeeded: size >> 8))
-                frame.append(UInt8(truncatingIfNeeded: size))
-                frame.append(contentsOf: rewritten)
-                emit(.owned(frame))
+                if request.fromProxy { return .proxyResponse(request, payload) }
+                mode = .rewriting(request: request, payload: payload)
+                return .response(request, frameBytes: total)
+
+            case .rewriting(let request, let payload):
+                mode = .idle
+                return .rewrite(request, payload)
             }
         }
-        switch mode {
-        case .passing(_, let seen, nil) where seen > 0:
-            // The unchecked start of a frame stays back; it is re-emitted from `prefix` once checked.
-            break
-        default:
-            flushPassed(upTo: count)
-        }
+    }
+
+    /// The pending range, which ends at `end`.
+    private mutating func flush(_ chunk: UnsafeRawBufferPointer, upTo end: Int) -> ResponseEvent? {
+        guard pending > 0 else { return nil }
+        let range = UnsafeRawBufferPointer(rebasing: chunk[(end - pending)..<end])
+        pending = 0
+        return .forward(range)
+    }
+
+    /// Remembers `error`; the responses checked before it go out first.
+    private mutating func fail(_ error: ProxyStreamError, _ chunk: UnsafeRawBufferPointer,
+                               upTo end: Int) throws(ProxyStreamError) -> ResponseEvent? {
+        failure = error
+        if let out = flush(chunk, upTo: end) { return out }
+        throw error
     }
 
     private func checkedFrameBytes(size: Int32) throws(ProxyStreamError) -> Int {
