@@ -1,0 +1,89 @@
+/// Bytes a connection writes to one of its sockets.
+public enum OutgoingBytes {
+    /// A range of the chunk being handled: valid only until the executor returns to the machine
+    /// with the next event. Pass-through traffic goes out this way, without a copy.
+    case borrowed(UnsafeRawBufferPointer)
+    /// Bytes the machine made or collected (a rewritten response, a login request, a patched Produce).
+    case owned([UInt8])
+    /// The checked first 8 bytes (size, correlation id; big endian) of a pass-through response that
+    /// began in an earlier read.
+    case prefix(UInt64)
+}
+
+/// What the executor of a `ConnectionMachine` does, in order.
+public enum ConnectionAction {
+    /// Resolve the route's upstream names off the loop; answer with `resolved` or `resolveFailed`.
+    case resolve
+    /// Open a socket to the resolved target with this index (TLS as the cluster says); answer with
+    /// `connected` or `connectFailed`.
+    case dial(target: Int)
+    /// Start a SASL login (or a KIP-368 re-authentication) off the loop; its steps come back as `loginStepped`.
+    case startLogin(reauthentication: Bool, firstCorrelationId: Int32)
+    /// The broker's answer to a login request: hand it to the login driver (off the loop).
+    case loginResponse([UInt8])
+    /// Metrics and log; a positive lifetime means re-authenticating before it ends
+    /// (`reauthenticationTimerFired`).
+    case loginSucceeded(reauthentication: Bool, sessionLifetimeMs: Int64)
+    case loginFailed(reason: String)
+
+    case sendToBroker(OutgoingBytes)
+    case sendToClient(OutgoingBytes)
+    /// A response whose broker addresses (or API versions) the executor rewrites, then sends to the
+    /// client as a frame. `payload` excludes the size prefix.
+    case rewriteToClient(InflightRequest, payload: [UInt8])
+    /// The proxy answers a client's own SaslHandshake/SaslAuthenticate with an error.
+    case refuseClientSASL(apiKey: Int16, apiVersion: Int16, correlationId: Int32)
+
+    case pauseClient
+    case resumeClient
+    case pauseBroker
+    case resumeBroker
+    /// Fire `timerFired` at this monotonic time (replaces any earlier deadline).
+    case schedule(deadlineNanos: UInt64)
+
+    /// A request went to the broker (metrics, tracing).
+    case requestSeen(ObservedRequest)
+    /// A response was matched to its request; `latencyNanos` since the request was seen.
+    case responseSeen(InflightRequest, frameBytes: Int, latencyNanos: UInt64)
+    /// A JoinGroup from this client id went to the broker.
+    case memberJoining(clientId: String)
+    /// SyncGroup succeeded: the member has its assignment on this cluster.
+    case memberRejoined(clientId: String)
+    /// This cluster issued a producer id to a client (InitProducerId answer relayed).
+    case producerIdIssued(Int64)
+    /// The connection stands in for a producer id another cluster issued.
+    case producerMoved(Int64)
+    case log(CloseSeverity, String)
+
+    case close(CloseReason)
+    /// Close once the client's queued output is written (at once when nothing is queued).
+    case closeWhenFlushed(CloseReason)
+}
+
+/// FIFO of actions; keeps its storage, so steady traffic appends without allocating.
+struct ActionQueue {
+    private var storage: [ConnectionAction] = []
+    private var head = 0
+
+    init() { storage.reserveCapacity(16) }
+
+    var isEmpty: Bool { head == storage.count }
+
+    mutating func append(_ action: ConnectionAction) { storage.append(action) }
+
+    mutating func popFirst() -> ConnectionAction? {
+        guard head < storage.count else { return nil }
+        let action = storage[head]
+        head += 1
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        return action
+    }
+
+    mutating func removeAll() {
+        storage.removeAll(keepingCapacity: true)
+        head = 0
+    }
+}

@@ -1,0 +1,228 @@
+import KafkaProtocol
+
+/// The client -> broker direction: framing, holds, requests the proxy answers or adds itself.
+extension ConnectionMachine {
+    /// Bytes the client sent. Pass-through bytes come back as `.sendToBroker(.borrowed)` ranges of `chunk`.
+    public mutating func clientRead(_ chunk: UnsafeRawBufferPointer, nowNanos: UInt64) {
+        guard case .relaying(let hold) = state, !closingAfterRefusal else { return }
+        if clientId == nil, chunk.count > 4, requests.isAtFrameBoundary {
+            // The first read starts at a frame boundary; one parse per connection.
+            clientId = (try? RequestHeader.parse(UnsafeRawBufferPointer(rebasing: chunk[4...])))??.header.clientId ?? ""
+        }
+        if hold != .none {
+            keepWhileHeld(chunk)
+            return
+        }
+        relayRequests(chunk, nowNanos: nowNanos)
+    }
+
+    /// Frames `chunk` (after anything held) until it is consumed or a frame must wait.
+    mutating func relayRequests(_ chunk: UnsafeRawBufferPointer, nowNanos: UInt64) {
+        var index = 0
+        do throws(ProxyStreamError) {
+            while let event = try requests.next(chunk, &index) {
+                switch event {
+                case .request(let request):
+                    requestSeen(request, nowNanos: nowNanos)
+                case .forward(let bytes):
+                    actions.append(.sendToBroker(.borrowed(bytes)))
+                case .frame(let request, let bytes):
+                    guard relayFrame(request, bytes, chunk: chunk, index: &index, nowNanos: nowNanos) else {
+                        pauseIfBufferFull()
+                        return
+                    }
+                }
+            }
+        } catch {
+            if let sniff = settings.sniffsTLSClientHello, sniff(chunk) {
+                close(.tlsClientHelloOnPlainListener)
+            } else {
+                close(.badRequest(error))
+            }
+            return
+        }
+        pauseIfBufferFull()
+    }
+
+    /// Bytes that arrive while a frame waits are kept behind it, in order.
+    private mutating func keepWhileHeld(_ chunk: UnsafeRawBufferPointer) {
+        var index = 0
+        do throws(ProxyStreamError) {
+            if case .frame? = try requests.next(chunk, &index) { requests.holdLastFrame(chunk, &index) }
+        } catch {
+            close(.badRequest(error))
+            return
+        }
+        pauseIfBufferFull()
+    }
+
+    private mutating func pauseIfBufferFull() {
+        if requests.bufferedBytes > settings.maxRequestBytes { actions.append(.pauseClient) }
+    }
+
+    /// One whole request (framing mode). Returns false when it waits: it and everything after it
+    /// stay in the relay until the hold ends.
+    private mutating func relayFrame(_ request: ObservedRequest, _ frame: UnsafeRawBufferPointer,
+                                     chunk: UnsafeRawBufferPointer, index: inout Int, nowNanos: UInt64) -> Bool {
+        if reauthenticationDue, !loginInProgress {
+            // KIP-368: at a request boundary, nothing of the client's in between.
+            reauthenticationDue = false
+            hold(.reauthenticating, chunk: chunk, index: &index)
+            startLogin(reauthentication: true)
+            return false
+        }
+        let apiKey = request.apiKey
+        if settings.loginMechanism != nil,
+           apiKey == ApiKey.saslHandshake.rawValue || apiKey == ApiKey.saslAuthenticate.rawValue {
+            // Answered by the proxy, in order: once every response before it has gone out.
+            guard inflight.isEmpty, responses.isAtFrameBoundary else {
+                hold(.clientSASL, chunk: chunk, index: &index)
+                return false
+            }
+            actions.append(.refuseClientSASL(apiKey: apiKey, apiVersion: request.apiVersion,
+                                             correlationId: request.correlationId))
+            guard apiKey == ApiKey.saslAuthenticate.rawValue else { return true }
+            closingAfterRefusal = true
+            actions.append(.pauseClient)
+            actions.append(.closeWhenFlushed(.refusedClientSASL))
+            return false
+        }
+        if settings.translatesProducers, apiKey == ApiKey.fetch.rawValue, let clientId,
+           policy.mustHoldFetch(clientId: clientId) {
+            hold(.groupRejoin, chunk: chunk, index: &index)
+            actions.append(.log(.info, "holding fetches of group member \(clientId) until it rejoins its group on \(settings.cluster)"))
+            actions.append(.schedule(deadlineNanos: nowNanos + Self.rejoinPollNanos))
+            return false
+        }
+        if settings.translatesProducers, apiKey == ApiKey.produce.rawValue {
+            var payload = Array(UnsafeRawBufferPointer(rebasing: frame[4...]))
+            let policy = self.policy
+            // A malformed request goes on as it is: the broker answers it with its own error.
+            let outcome = try? translator.translate(&payload, headerLength: request.headerLength,
+                                                    version: request.apiVersion) { policy.needsTranslation(producerId: $0) }
+            switch outcome {
+            case .needsProducerId(let producer):
+                hold(.producerId(producer), chunk: chunk, index: &index)
+                requestProducerId(for: producer, nowNanos: nowNanos)
+                return false
+            case .rewritten:
+                requestSeen(request, nowNanos: nowNanos)
+                actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))
+                return true
+            case .unchanged, nil:
+                break
+            }
+        }
+        requestSeen(request, nowNanos: nowNanos)
+        actions.append(.sendToBroker(outgoing(frame, from: chunk)))
+        return true
+    }
+
+    /// A frame borrowed from the relay's own buffer is copied: the relay may reuse that buffer
+    /// before the executor sends it. Frames that lie in the chunk go out without a copy.
+    private func outgoing(_ frame: UnsafeRawBufferPointer, from chunk: UnsafeRawBufferPointer) -> OutgoingBytes {
+        if let base = frame.baseAddress, let start = chunk.baseAddress,
+           base >= start, base + frame.count <= start + chunk.count {
+            return .borrowed(frame)
+        }
+        return .owned(Array(frame))
+    }
+
+    private mutating func hold(_ hold: Hold, chunk: UnsafeRawBufferPointer, index: inout Int) {
+        requests.holdLastFrame(chunk, &index)
+        state = .relaying(hold)
+        actions.append(.pauseClient)
+    }
+
+    mutating func requestSeen(_ request: ObservedRequest, nowNanos: UInt64) {
+        lastActivity = nowNanos
+        if request.apiKey == ApiKey.joinGroup.rawValue, let clientId {
+            actions.append(.memberJoining(clientId: clientId))
+        }
+        actions.append(.requestSeen(request))
+        if request.expectsResponse {
+            inflight.append(InflightRequest(correlationId: request.correlationId, apiKey: request.apiKey,
+                                            apiVersion: request.apiVersion, startNanos: nowNanos))
+        } else {
+            strays.record(request.correlationId)
+        }
+    }
+
+    /// The hold is over: held frames go out in order, then the client is read again.
+    mutating func release(nowNanos: UInt64) {
+        guard case .relaying(let hold) = state, hold != .none else { return }
+        state = .relaying(.none)
+        relayRequests(UnsafeRawBufferPointer(start: nil, count: 0), nowNanos: nowNanos)
+        if case .relaying(.none) = state, !closingAfterRefusal, requests.bufferedBytes <= settings.maxRequestBytes {
+            actions.append(.resumeClient)
+        }
+    }
+
+    // MARK: requests of the proxy's own
+
+    mutating func startLogin(reauthentication: Bool) {
+        loginInProgress = true
+        reauthenticating = reauthentication
+        actions.append(.startLogin(reauthentication: reauthentication, firstCorrelationId: nextProxyCorrelationId))
+    }
+
+    /// A KIP-368 session is about to expire: re-authenticate at the next request boundary.
+    public mutating func reauthenticationTimerFired(nowNanos: UInt64) {
+        guard settings.loginMechanism != nil, !loginInProgress else { return }
+        switch state {
+        case .relaying(.none):
+            // Between frames on the wire: framing mode sends whole frames only.
+            state = .relaying(.reauthenticating)
+            actions.append(.pauseClient)
+            startLogin(reauthentication: true)
+        case .relaying:
+            reauthenticationDue = true
+        default:
+            break
+        }
+    }
+
+    /// The login driver's next request.
+    public mutating func loginRequest(_ frame: [UInt8], correlationId: Int32, apiKey: Int16, apiVersion: Int16,
+                                      nowNanos: UInt64) {
+        guard loginInProgress, !isClosed else { return }
+        nextProxyCorrelationId = correlationId &+ 1
+        inflight.append(InflightRequest(correlationId: correlationId, apiKey: apiKey, apiVersion: apiVersion,
+                                        startNanos: nowNanos, fromProxy: true))
+        actions.append(.sendToBroker(.owned(frame)))
+    }
+
+    public mutating func loginSucceeded(sessionLifetimeMs: Int64, nowNanos: UInt64) {
+        guard loginInProgress, !isClosed else { return }
+        loginInProgress = false
+        actions.append(.loginSucceeded(reauthentication: reauthenticating, sessionLifetimeMs: sessionLifetimeMs))
+        if case .authenticating = state {
+            startRelaying(nowNanos: nowNanos)
+        } else {
+            release(nowNanos: nowNanos)
+        }
+    }
+
+    /// `reason`: the metric label of the failure; `detail`: the log text.
+    public mutating func loginFailed(reason: String, detail: String) {
+        guard loginInProgress, !isClosed else { return }
+        loginInProgress = false
+        actions.append(.loginFailed(reason: reason))
+        close(.loginFailed(reauthentication: reauthenticating, mechanism: settings.loginMechanism ?? "",
+                           cluster: settings.cluster, upstream: upstreamName, detail: detail))
+    }
+
+    private mutating func requestProducerId(for producer: ProducerIdTranslator.ClientProducer, nowNanos: UInt64) {
+        let correlationId = nextProxyCorrelationId
+        nextProxyCorrelationId &+= 1
+        let version = initProducerIdVersion
+        let header = RequestHeader(apiKey: ApiKey.initProducerId.rawValue, apiVersion: version,
+                                   correlationId: correlationId, clientId: "kafka-proxy")
+        let frame = KafkaFrame.request(header: header, body: InitProducerIdRequest().encoded(version: version))
+        inflight.append(InflightRequest(correlationId: correlationId, apiKey: ApiKey.initProducerId.rawValue,
+                                        apiVersion: version, startNanos: nowNanos, fromProxy: true))
+        actions.append(.producerMoved(producer.producerId))
+        actions.append(.log(.info, "producer \(producer.producerId) (epoch \(producer.epoch)) was issued by another cluster: getting a producer id from \(settings.cluster) for it"))
+        actions.append(.sendToBroker(.owned(frame)))
+    }
+}

@@ -1,0 +1,101 @@
+import KafkaProtocol
+
+/// The broker -> client direction: streaming, rewriting, answers to the proxy's own requests.
+extension ConnectionMachine {
+    /// Bytes the broker sent. Pass-through bytes come back as `.sendToClient(.borrowed)` ranges of `chunk`.
+    public mutating func brokerRead(_ chunk: UnsafeRawBufferPointer, nowNanos: UInt64) {
+        switch state {
+        case .authenticating, .relaying, .draining: break
+        default: return
+        }
+        lastActivity = nowNanos
+        var index = 0
+        do throws(ProxyStreamError) {
+            while let event = try responses.next(chunk, &index, inflight: &inflight,
+                                                 rewrites: Self.collectsResponse, strays: strays) {
+                switch event {
+                case .forward(let bytes):
+                    actions.append(.sendToClient(.borrowed(bytes)))
+                case .forwardPrefix(let prefix):
+                    actions.append(.sendToClient(.prefix(prefix)))
+                case .response(let request, let frameBytes):
+                    actions.append(.responseSeen(request, frameBytes: frameBytes, latencyNanos: nowNanos &- request.startNanos))
+                case .rewrite(let request, let payload):
+                    try rewriteResponse(request, payload)
+                case .proxyResponse(let request, let payload):
+                    try proxyResponse(request, payload, nowNanos: nowNanos)
+                }
+                if isClosed { return }
+            }
+        } catch {
+            close(.badResponse(upstream: upstreamName, error))
+            return
+        }
+        if case .relaying(.clientSASL) = state, inflight.isEmpty, responses.isAtFrameBoundary {
+            release(nowNanos: nowNanos)
+        }
+        closeIfDrained()
+    }
+
+    /// Responses collected whole: those the rewriter changes, and those whose content the proxy learns from.
+    static func collectsResponse(_ request: InflightRequest) -> Bool {
+        request.apiKey == ApiKey.initProducerId.rawValue || request.apiKey == ApiKey.syncGroup.rawValue
+            || ResponseRewriter.needsRewrite(apiKey: request.apiKey, apiVersion: request.apiVersion)
+    }
+
+    private mutating func rewriteResponse(_ request: InflightRequest, _ payload: [UInt8]) throws(ProxyStreamError) {
+        switch request.apiKey {
+        case ApiKey.syncGroup.rawValue:
+            if let clientId, Self.syncGroupSucceeded(payload, version: request.apiVersion) {
+                actions.append(.memberRejoined(clientId: clientId))
+            }
+            actions.append(.sendToClient(.owned(KafkaFrame.framed(payload))))
+        case ApiKey.initProducerId.rawValue:
+            // Remember which cluster issued the id, then relay the answer untouched.
+            if let response = try? InitProducerIdResponse.decode(payload: payload, version: request.apiVersion),
+               response.errorCode == 0, response.producerId >= 0 {
+                actions.append(.producerIdIssued(response.producerId))
+            }
+            actions.append(.sendToClient(.owned(KafkaFrame.framed(payload))))
+        default:
+            if request.apiKey == ApiKey.apiVersions.rawValue, settings.translatesProducers, payload.count > 4,
+               let offered = try? ApiVersionsResponse.decode(Array(payload[4...]), version: request.apiVersion),
+               let entry = offered.apiKeys.first(where: { $0.apiKey == ApiKey.initProducerId.rawValue }) {
+                initProducerIdVersion = min(entry.maxVersion, 4)
+            }
+            actions.append(.rewriteToClient(request, payload: payload))
+        }
+    }
+
+    private mutating func proxyResponse(_ request: InflightRequest, _ payload: [UInt8],
+                                        nowNanos: UInt64) throws(ProxyStreamError) {
+        if loginInProgress,
+           request.apiKey == ApiKey.apiVersions.rawValue || request.apiKey == ApiKey.saslHandshake.rawValue
+            || request.apiKey == ApiKey.saslAuthenticate.rawValue {
+            actions.append(.loginResponse(payload))
+            return
+        }
+        guard request.apiKey == ApiKey.initProducerId.rawValue, case .relaying(.producerId(let producer)) = state else {
+            return
+        }
+        guard let response = try? InitProducerIdResponse.decode(payload: payload, version: request.apiVersion) else {
+            throw ProxyStreamError(.undecodableResponse, "InitProducerId response cannot be decoded")
+        }
+        guard response.errorCode == 0 else {
+            throw ProxyStreamError(.undecodableResponse,
+                "cluster \(settings.cluster) refused a producer id for producer \(producer.producerId): error \(response.errorCode)")
+        }
+        translator.issued(for: producer, producerId: response.producerId, epoch: response.producerEpoch)
+        actions.append(.log(.info, "producer \(producer.producerId) continues on \(settings.cluster) as producer \(response.producerId)"))
+        release(nowNanos: nowNanos)
+    }
+
+    /// SyncGroup answers: header, throttle_time_ms (v1+), error_code.
+    static func syncGroupSucceeded(_ payload: [UInt8], version: Int16) -> Bool {
+        var reader = ByteReader(payload)
+        let headerVersion = ApiCatalog.responseHeaderVersion(apiKey: ApiKey.syncGroup.rawValue, apiVersion: version)
+        guard (try? ResponseHeader.decode(from: &reader, headerVersion: headerVersion)) != nil else { return false }
+        if version >= 1 { guard (try? reader.readInt32()) != nil else { return false } }
+        return (try? reader.readInt16()) == 0
+    }
+}

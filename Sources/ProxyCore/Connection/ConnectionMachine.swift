@@ -1,0 +1,348 @@
+import KafkaProtocol
+
+/// One proxied connection — a client socket and the broker socket it is relayed to — as a state
+/// machine: events in (bytes read, connected, EOF, timer, drain, login steps), actions out (dial,
+/// send to either side, pause or resume a side, schedule a deadline, close with a reason).
+///
+/// It owns both framers and the in-flight queue, so every rule of a connection is decided here
+/// and tested without sockets; the executor (`ProxySession`) only carries actions out. Time is
+/// passed in with each event. After each event the executor drains `nextAction()` before it
+/// hands the machine anything else: borrowed byte ranges in actions point into the chunk of that
+/// event.
+///
+/// Not thread-safe: owned by one connection and used on its queue.
+public struct ConnectionMachine {
+    public struct Settings: Sendable {
+        /// For log lines: "bootstrap" or "broker port N".
+        public var route: String
+        public var cluster: String
+        public var connectTimeoutSeconds: Int
+        public var idleTimeoutSeconds: Int
+        public var maxRequestBytes: Int
+        public var maxResponseBytes: Int
+        /// The SASL mechanism when the cluster has `sasl:`: the proxy logs in before relaying and
+        /// answers a client's own SASL requests itself.
+        public var loginMechanism: String?
+        /// Producers of another cluster may arrive (after a switch): Produce batches are translated.
+        public var translatesProducers: Bool
+        /// How long a client that closed waits for its requests to reach the broker.
+        public var flushSeconds: Int
+        /// On a plain listener: whether undecodable first bytes are a TLS ClientHello (said so in the log).
+        public var sniffsTLSClientHello: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
+
+        public init(route: String, cluster: String, connectTimeoutSeconds: Int, idleTimeoutSeconds: Int,
+                    maxRequestBytes: Int, maxResponseBytes: Int, loginMechanism: String? = nil,
+                    translatesProducers: Bool = false, flushSeconds: Int = 5,
+                    sniffsTLSClientHello: (@Sendable (UnsafeRawBufferPointer) -> Bool)? = nil) {
+            self.route = route
+            self.cluster = cluster
+            self.connectTimeoutSeconds = connectTimeoutSeconds
+            self.idleTimeoutSeconds = idleTimeoutSeconds
+            self.maxRequestBytes = maxRequestBytes
+            self.maxResponseBytes = maxResponseBytes
+            self.loginMechanism = loginMechanism
+            self.translatesProducers = translatesProducers
+            self.flushSeconds = flushSeconds
+            self.sniffsTLSClientHello = sniffsTLSClientHello
+        }
+    }
+
+    /// Why client requests wait while the connection relays.
+    public enum Hold: Sendable, Equatable {
+        case none
+        /// A KIP-368 re-authentication runs: no client request may go between its requests.
+        case reauthenticating
+        /// A producer id from this cluster is being obtained for a producer another cluster issued.
+        case producerId(ProducerIdTranslator.ClientProducer)
+        /// A group member's Fetch waits until the member has rejoined on this cluster.
+        case groupRejoin
+        /// A client's own SaslHandshake/SaslAuthenticate waits for the responses before it.
+        case clientSASL
+    }
+
+    public enum DrainReason: Sendable, Equatable {
+        /// A switch, a changed cluster or shutdown: deliver what is in flight, then close.
+        case requested
+        /// The client closed: what it sent is still being written to the broker.
+        case clientClosed
+    }
+
+    public enum State: Sendable, Equatable {
+        case idle
+        case resolving
+        case connecting
+        /// The first SASL login, before any client byte is relayed.
+        case authenticating
+        case relaying(Hold)
+        case draining(deadlineNanos: UInt64, why: DrainReason)
+        case closed(CloseReason)
+    }
+
+    public let settings: Settings
+    let policy: any ConnectionPolicy
+    public internal(set) var state: State = .idle
+
+    var actions = ActionQueue()
+    var requests: RequestRelay
+    var responses: ResponseRelay
+    public internal(set) var inflight = InflightQueue()
+    var strays = StrayResponses()
+    var translator = ProducerIdTranslator()
+
+    /// Names of the resolved targets, in dialling order, and the one dialled now.
+    var targets: [String] = []
+    var target = -1
+    var lastConnectError = ""
+    public var upstreamName: String { target >= 0 && target < targets.count ? targets[target] : "" }
+
+    var connectDeadline: UInt64 = 0
+    /// Last whole request or response read: a byte now and then is not activity (slow loris).
+    var lastActivity: UInt64 = 0
+    var idleNanos: UInt64 { UInt64(settings.idleTimeoutSeconds) * 1_000_000_000 }
+
+    /// The client's client.id, from its first request.
+    public internal(set) var clientId: String?
+    var nextProxyCorrelationId = Int32.min
+    var reauthenticationDue = false
+    var loginInProgress = false
+    var reauthenticating = false
+    /// Highest InitProducerId version the broker offers; v0-4 are the layouts this proxy encodes.
+    var initProducerIdVersion: Int16 = 0
+    /// Client closed after refusing its SaslAuthenticate; nothing more is read.
+    var closingAfterRefusal = false
+
+    public init(settings: Settings, policy: any ConnectionPolicy) {
+        self.settings = settings
+        self.policy = policy
+        let framing = settings.loginMechanism != nil || settings.translatesProducers
+        requests = RequestRelay(maxFrameBytes: settings.maxRequestBytes, mode: framing ? .framing : .streaming)
+        responses = ResponseRelay(maxFrameBytes: settings.maxResponseBytes)
+    }
+
+    public var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
+    /// The next thing to do, in order; nil when everything decided so far is done.
+    public mutating func nextAction() -> ConnectionAction? { actions.popFirst() }
+
+    // MARK: connecting
+
+    public mutating func start(nowNanos: UInt64) {
+        guard case .idle = state else { return }
+        state = .resolving
+        connectDeadline = nowNanos + UInt64(settings.connectTimeoutSeconds) * 1_000_000_000
+        actions.append(.schedule(deadlineNanos: connectDeadline))
+        actions.append(.resolve)
+    }
+
+    /// `names`: one per resolved address, in the order to try them.
+    public mutating func resolved(_ names: [String], lastError: String) {
+        guard case .resolving = state else { return }
+        lastConnectError = lastError
+        targets = names
+        target = -1
+        guard !names.isEmpty else {
+            close(.upstreamUnreachable(route: settings.route, detail: lastError))
+            return
+        }
+        state = .connecting
+        dialNext()
+    }
+
+    private mutating func dialNext() {
+        target += 1
+        guard target < targets.count else {
+            target = targets.count - 1
+            close(.upstreamUnreachable(route: settings.route, detail: lastConnectError))
+            return
+        }
+        actions.append(.dial(target: target))
+    }
+
+    /// The target could not be opened (socket, connect, TLS start): the next one is tried.
+    public mutating func connectFailed(_ detail: String) {
+        guard case .connecting = state else { return }
+        lastConnectError = detail
+        dialNext()
+    }
+
+    /// The broker connection is ready (TCP, and TLS when configured).
+    public mutating func connected(nowNanos: UInt64) {
+        guard case .connecting = state else { return }
+        if settings.loginMechanism != nil {
+            state = .authenticating
+            startLogin(reauthentication: false)
+            actions.append(.resumeBroker)
+            return
+        }
+        startRelaying(nowNanos: nowNanos)
+    }
+
+    mutating func startRelaying(nowNanos: UInt64) {
+        state = .relaying(.none)
+        lastActivity = nowNanos
+        actions.append(.schedule(deadlineNanos: nowNanos + idleNanos))
+        actions.append(.resumeClient)
+        actions.append(.resumeBroker)
+    }
+
+    // MARK: draining and closing
+
+    /// Stop reading requests, deliver the responses in flight, then close, within `timeoutSeconds`.
+    public mutating func drainRequested(timeoutSeconds: Int, nowNanos: UInt64) {
+        switch state {
+        case .idle, .resolving, .connecting, .authenticating:
+            close(.drainedWhileConnecting)
+        case .relaying:
+            let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
+            state = .draining(deadlineNanos: deadline, why: .requested)
+            actions.append(.pauseClient)
+            actions.append(.schedule(deadlineNanos: deadline))
+            closeIfDrained()
+        case .draining, .closed:
+            break
+        }
+    }
+
+    mutating func closeIfDrained() {
+        guard case .draining(_, .requested) = state, inflight.isEmpty, responses.isAtFrameBoundary else { return }
+        actions.append(.closeWhenFlushed(.drained))
+    }
+
+    /// A broker-port connection made before the port's broker was known must not outlive that guess.
+    public mutating func brokerLearned(port: UInt16) {
+        close(.brokerLearned(cluster: settings.cluster, port: port))
+    }
+
+    /// Closes now; the executor closes both sockets and cancels the timer.
+    public mutating func close(_ reason: CloseReason) {
+        if case .closed = state { return }
+        state = .closed(reason)
+        actions.append(.close(reason))
+    }
+
+    // MARK: the sockets
+
+    /// The client closed its side. `brokerHasPendingOutput`: requests the proxy accepted are still queued.
+    public mutating func clientEOF(brokerHasPendingOutput: Bool, nowNanos: UInt64) {
+        if !requests.isAtFrameBoundary {
+            close(.truncatedRequest(bytesReceived: requests.bytesIntoFrame))
+            return
+        }
+        if loginInProgress && !reauthenticating {
+            close(.clientLeftDuringLogin)
+            return
+        }
+        var accepting = false
+        switch state {
+        case .relaying, .draining(_, .requested): accepting = true
+        default: break
+        }
+        if accepting && brokerHasPendingOutput {
+            let deadline = nowNanos + UInt64(settings.flushSeconds) * 1_000_000_000
+            state = .draining(deadlineNanos: deadline, why: .clientClosed)
+            actions.append(.pauseClient)
+            actions.append(.pauseBroker)
+            actions.append(.schedule(deadlineNanos: deadline))
+        } else {
+            close(.clientClosed)
+        }
+    }
+
+    public mutating func brokerEOF() {
+        let outstanding = inflight.count
+        close(outstanding > 0 ? .brokerClosed(upstream: upstreamName, outstanding: outstanding)
+                              : .brokerClosedIdle(upstream: upstreamName))
+    }
+
+    /// A socket error. `isDisconnect`: a reset or broken pipe, the peer's way of leaving.
+    public mutating func channelFailed(_ side: ConnectionSide, detail: String, isDisconnect: Bool, isTLS: Bool) {
+        if side == .broker, case .connecting = state {
+            connectFailed("\(upstreamName): \(detail)")
+            return
+        }
+        if isTLS {
+            close(side == .client ? .tlsFailed(.client, message: detail) : .ioError(.broker, detail: detail))
+        } else if isDisconnect, side == .broker, !inflight.isEmpty {
+            close(.brokerReset(upstream: upstreamName, outstanding: inflight.count, detail: detail))
+        } else if isDisconnect {
+            close(.disconnected(side, detail: detail))
+        } else {
+            close(.ioError(side, detail: detail))
+        }
+    }
+
+    /// The broker socket took all queued requests.
+    public mutating func brokerDrained() {
+        switch state {
+        case .draining(_, .clientClosed): close(.requestsFlushed)
+        case .relaying(.none): actions.append(.resumeClient)
+        default: break
+        }
+    }
+
+    /// The broker socket has more than its high watermark queued.
+    public mutating func brokerBlocked() {
+        actions.append(.pauseClient)
+    }
+
+    /// The client socket took all queued responses.
+    public mutating func clientDrained() {
+        switch state {
+        case .relaying, .authenticating: actions.append(.resumeBroker)
+        case .draining(_, .requested):
+            actions.append(.resumeBroker)
+            closeIfDrained()
+        default: break
+        }
+    }
+
+    public mutating func clientBlocked() {
+        actions.append(.pauseBroker)
+    }
+
+    // MARK: time
+
+    /// `stallHint`: what the executor knows about a connect that hangs (a TLS handshake with no answer).
+    public mutating func timerFired(nowNanos: UInt64, stallHint: String = "") {
+        switch state {
+        case .idle, .closed:
+            break
+        case .resolving, .connecting:
+            close(.connectTimeout(route: settings.route, upstream: upstreamName,
+                                  seconds: settings.connectTimeoutSeconds, hint: stallHint))
+        case .authenticating:
+            actions.append(.loginFailed(reason: "timeout"))
+            close(.loginTimeout(mechanism: settings.loginMechanism ?? "", cluster: settings.cluster,
+                                upstream: upstreamName, seconds: settings.connectTimeoutSeconds))
+        case .relaying(let hold):
+            if hold == .groupRejoin, let clientId {
+                if !policy.mustHoldFetch(clientId: clientId) {
+                    close(.groupMemberRejoined(cluster: settings.cluster))
+                    return
+                }
+                actions.append(.schedule(deadlineNanos: nowNanos + Self.rejoinPollNanos))
+                return
+            }
+            let idleSince = lastActivity + idleNanos
+            if nowNanos >= idleSince, let oldest = inflight.first {
+                close(.brokerTimeout(upstream: upstreamName, seconds: settings.idleTimeoutSeconds,
+                                     outstanding: inflight.count, oldest: oldest))
+            } else if nowNanos >= idleSince {
+                close(.idle(seconds: settings.idleTimeoutSeconds))
+            } else {
+                actions.append(.schedule(deadlineNanos: idleSince))
+            }
+        case .draining(let deadline, _):
+            guard nowNanos >= deadline else {
+                actions.append(.schedule(deadlineNanos: deadline))
+                return
+            }
+            close(.drainTimeout(outstanding: inflight.count))
+        }
+    }
+
+    static let rejoinPollNanos: UInt64 = 100_000_000
+}

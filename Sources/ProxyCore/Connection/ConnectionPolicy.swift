@@ -1,0 +1,9 @@
+/// What a connection asks about state shared with other connections (which producers moved, which
+/// group members still have to rejoin). The runtime answers from its registries; tests answer
+/// with fixed facts. Called on the connection's queue; answers must not block.
+public protocol ConnectionPolicy: Sendable {
+    /// A group member that has not rejoined its group on this connection's cluster: its fetches wait.
+    func mustHoldFetch(clientId: String) -> Bool
+    /// Another cluster issued this producer id, or it moved once: its batches are translated here.
+    func needsTranslation(producerId: Int64) -> Bool
+}
