@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KafkaProtocol"]),
         .testTarget(name: "ProxyTLSTests", dependencies: ["ProxyTLS", "COpenSSL"]),
         .testTarget(name: "ProxySASLTests", dependencies: ["ProxySASL", "CSASL", "KafkaProtocol"]),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ProxyTLS"]),
         .testTarget(name: "ProxyRuntimeTests", dependencies: ["ProxyRuntime", "ProxyCore", "KafkaProtocol"]),
     ]
 )
