@@ -15,7 +15,8 @@ import ProxyTLS
 ///
 /// Reading (swift-nio's `BaseStreamSocketChannel.readFromSocket`): on a read event the channel
 /// reads up to `maxReadsPerEvent` times and hands each chunk to `channelRead`; a short read means
-/// the socket is drained, and pausing or closing inside `channelRead` stops the loop.
+/// the socket is drained (on the loop's poller), and pausing or closing inside `channelRead` stops
+/// the loop.
 ///
 /// TLS (optional, `startTLS`, SocketChannel+TLS.swift): the channel owns the handshake. While it
 /// runs, the read source belongs to the channel (`resumeReading`/`pauseReading` are remembered and
@@ -136,8 +137,10 @@ public final class SocketChannel: @unchecked Sendable {
             delegate?.channelRead(self, UnsafeRawBufferPointer(rebasing: buffer[..<n]))
             // Paused or closed by the delegate: the rest waits in the socket (or the TLS engine).
             if isClosed || !wantsReading || readState != .running { return }
-            // A short read means the socket is drained; skip the read that would return EAGAIN.
-            if n < buffer.count { return }
+            // A short read means the socket is drained; skip the read that would return EAGAIN. Not
+            // with a Dispatch read source: it does not fire again for an EOF that arrived together
+            // with the last bytes, so only a read that returns EAGAIN or 0 proves there is nothing left.
+            if n < buffer.count && poller != nil { return }
         }
     }
 

@@ -102,12 +102,14 @@ final class SocketChannelReadTests: XCTestCase {
         }
     }
 
-    func testAShortReadEndsTheLoop() {
+    func testAShortReadEndsTheLoopOnThePoller() {
+        let loop = EventLoop(index: 0, readBufferSize: 16)
+        XCTAssertTrue(loop.canPoll)
         let (a, b) = socketPair()
         defer { Glibc.close(b) }
-        let queue = DispatchQueue(label: "test")
+        let queue = loop.makeConnectionQueue(label: "test")
         let reader = Reader()
-        let channel = SocketChannel(fd: a, queue: queue, readBufferSize: 16)
+        let channel = SocketChannel(fd: a, queue: queue, loop: loop)
         write(b, pattern(20))
         // More bytes arrive while the short read is delivered: a loop that went on would read them now.
         reader.onRead = { [self] count in if count < 16 { write(b, pattern(5)) } }
@@ -122,6 +124,24 @@ final class SocketChannelReadTests: XCTestCase {
         }
         waitUntil(queue, "the later bytes, with the next event") { reader.received.count == 25 }
         queue.sync { channel.close() }
+    }
+
+    func testEOFArrivingWithTheLastBytesIsSeenByTheSameEventOnADispatchSource() {
+        let (a, b) = socketPair()
+        let queue = DispatchQueue(label: "test")
+        let reader = Reader()
+        let channel = SocketChannel(fd: a, queue: queue, readBufferSize: 16)
+        write(b, pattern(20))
+        Glibc.close(b)
+        queue.sync {
+            channel.delegate = reader
+            channel.resumeReading()
+            // A Dispatch read source would not fire again for this EOF: the short read must not end the loop.
+            channel.pollReadable()
+            XCTAssertEqual(reader.received, pattern(20))
+            XCTAssertEqual(reader.eofs, 1)
+            channel.close()
+        }
     }
 
     func testPausingInsideChannelReadStopsTheLoopAndResumeContinues() {
