@@ -225,7 +225,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         let channel = SocketChannel(fd: fd, queue: queue, loop: loop)
         channel.delegate = self
         // A TLS cluster: the channel runs the client handshake (SNI = serverName or the host dialled)
-        // after the connect; channelWritable then means "ready".
+        // after the connect; channelHandshakeCompleted then means "ready".
         do throws(TLSError) {
             if let clusterConfig = context.config.cluster(named: cluster),
                let engine = try context.tls.clientEngine(cluster: clusterConfig, host: hostOf(upstreamName)) {
