@@ -44,6 +44,8 @@ public final class SocketChannel: @unchecked Sendable {
     var connecting = false
     /// EOF was delivered: reading stays off (a level-triggered socket at EOF is always readable).
     private var inputClosed = false
+    /// Keeps the loop, and with it the read buffer, alive as long as the channel.
+    private let loop: EventLoop?
     /// The loop's shared buffer, or `ownReadBuffer`.
     let readBuffer: UnsafeMutableRawBufferPointer
     private let ownReadBuffer: UnsafeMutableRawBufferPointer?
@@ -72,6 +74,7 @@ public final class SocketChannel: @unchecked Sendable {
         self.fd = fd
         self.queue = queue
         pending = PendingWrites(highWatermark: highWatermark)
+        self.loop = loop
         if let loop {
             readBuffer = loop.readBuffer
             ownReadBuffer = nil
