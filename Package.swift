@@ -37,11 +37,14 @@ let package = Package(
         ),
         // SASL client (libsasl2 for PLAIN/SCRAM/GSSAPI, OAUTHBEARER); the only Swift module that imports libsasl2.
         .target(name: "ProxySASL", dependencies: ["CSASL", "KafkaProtocol"]),
-        // The Dispatch reactor: listeners, connections, upstream dialling, admin HTTP.
+        // The Kafka-agnostic reactor: loops (epoll poller), listeners, non-blocking channels with
+        // optional TLS, syscalls and socket addresses.
+        .target(name: "Reactor", dependencies: ["CProxyShims", "ProxyTLS"]),
+        // The proxy on the reactor: sessions, upstream dialling, probes, admin HTTP.
         .target(
             name: "ProxyRuntime",
             dependencies: [
-                "KafkaProtocol", "ProxyCore", "CProxyShims", "ProxyTLS", "ProxySASL",
+                "KafkaProtocol", "ProxyCore", "CProxyShims", "ProxyTLS", "ProxySASL", "Reactor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -49,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "kafka-proxy",
             dependencies: [
-                "ProxyRuntime", "ProxyCore",
+                "ProxyRuntime", "ProxyCore", "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -59,6 +62,7 @@ let package = Package(
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KafkaProtocol"]),
         .testTarget(name: "ProxyTLSTests", dependencies: ["ProxyTLS", "COpenSSL"]),
         .testTarget(name: "ProxySASLTests", dependencies: ["ProxySASL", "CSASL", "KafkaProtocol"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ProxyTLS"]),
         .testTarget(name: "ProxyRuntimeTests", dependencies: ["ProxyRuntime", "ProxyCore", "KafkaProtocol"]),
     ]
 )

@@ -9,6 +9,7 @@ import Logging
 import Prometheus
 import ProxyCore
 import ProxyRuntime
+import Reactor
 
 /// Starts the proxy with a validated config and serves until SIGTERM/SIGINT. Shared by `run`
 /// (`kafka-proxy --config`) and `server` (grepplabs flags), so both behave the same.

@@ -5,6 +5,7 @@ import Musl
 #endif
 import Dispatch
 import ProxyCore
+import Reactor
 
 /// HTTP/1.1 on `admin.listen`: GET /healthz, /readyz, /status, /metrics. One request per
 /// connection (`Connection: close`): scrapers and probes open a connection per request anyway.
@@ -63,23 +64,20 @@ private final class AdminConnection: @unchecked Sendable, SocketChannelDelegate 
         selfReference = nil
     }
 
-    func channelReadable(_ channel: SocketChannel) {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let result = buffer.withUnsafeMutableBytes { raw in Result { () throws(SyscallError) in try channel.read(into: raw) } }
-        switch result {
-        case .failure, .success(.done(0)):
-            finish()
-        case .success(.wouldBlock):
-            return
-        case .success(.done(let n)):
-            request += buffer[..<n]
-            if let end = headerEnd() {
-                channel.pauseReading()
-                respond(to: Array(request[..<end]))
-            } else if request.count > 16 * 1024 {
-                send(HTTPResponse(status: 431, body: "request header too large\n"))
-            }
+    func channelRead(_ channel: SocketChannel, _ bytes: UnsafeRawBufferPointer) {
+        guard !responded else { return }
+        request += bytes
+        if let end = headerEnd() {
+            channel.pauseReading()
+            respond(to: Array(request[..<end]))
+        } else if request.count > 16 * 1024 {
+            channel.pauseReading()
+            send(HTTPResponse(status: 431, body: "request header too large\n"))
         }
+    }
+
+    func channelEOF(_ channel: SocketChannel) {
+        finish()
     }
 
     private func headerEnd() -> Int? {
@@ -110,11 +108,11 @@ private final class AdminConnection: @unchecked Sendable, SocketChannelDelegate 
         }
     }
 
-    func channelWritable(_ channel: SocketChannel) {
+    func channelDrained(_ channel: SocketChannel) {
         if responded && !channel.hasPendingOutput { finish() }
     }
 
-    func channelFailed(_ channel: SocketChannel, _ error: SyscallError) {
+    func channelFailed(_ channel: SocketChannel, _ error: ChannelError) {
         finish()
     }
 }

@@ -10,6 +10,7 @@ import Logging
 import ProxyCore
 import ProxySASL
 import ProxyTLS
+import Reactor
 import Synchronization
 
 /// The outcome of the newest probe of a cluster.
@@ -199,7 +200,7 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
         let channel = SocketChannel(fd: fd, queue: queue)
         channel.delegate = self
         self.channel = channel
-        if let tls { channel.startTLS(tls) }  // channelWritable then comes after the handshake
+        if let tls { channel.startTLS(tls) }  // the request goes out after the handshake
         channel.awaitConnect()
     }
 
@@ -217,37 +218,27 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
         completion(result)
     }
 
-    func channelReadable(_ channel: SocketChannel) {
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        while !done {
-            let result = buffer.withUnsafeMutableBytes { raw in Result { () throws(SyscallError) in try channel.read(into: raw) } }
-            switch result {
-            case .failure(let error):
-                finish(.failure(ProbeError(description: error.description)))
+    func channelRead(_ channel: SocketChannel, _ bytes: UnsafeRawBufferPointer) {
+        guard !done else { return }
+        received += bytes
+        while !done, received.count >= 4 {
+            let size = Int(Int32(bitPattern: UInt32(received[0]) << 24 | UInt32(received[1]) << 16
+                | UInt32(received[2]) << 8 | UInt32(received[3])))
+            guard size >= 4, size <= 16 << 20 else {
+                finish(.failure(ProbeError(description: "invalid response size \(size)")))
                 return
-            case .success(.wouldBlock):
-                return
-            case .success(.done(0)):
-                finish(.failure(ProbeError(description: auth != nil
-                    ? "broker closed the connection during the SASL login"
-                    : "broker closed the connection before answering")))
-                return
-            case .success(.done(let n)):
-                received += buffer[..<n]
             }
-            while !done, received.count >= 4 {
-                let size = Int(Int32(bitPattern: UInt32(received[0]) << 24 | UInt32(received[1]) << 16
-                    | UInt32(received[2]) << 8 | UInt32(received[3])))
-                guard size >= 4, size <= 16 << 20 else {
-                    finish(.failure(ProbeError(description: "invalid response size \(size)")))
-                    return
-                }
-                guard received.count >= 4 + size else { break }
-                let payload = Array(received[4..<(4 + size)])
-                received.removeFirst(4 + size)
-                handle(payload, channel)
-            }
+            guard received.count >= 4 + size else { break }
+            let payload = Array(received[4..<(4 + size)])
+            received.removeFirst(4 + size)
+            handle(payload, channel)
         }
+    }
+
+    func channelEOF(_ channel: SocketChannel) {
+        finish(.failure(ProbeError(description: auth != nil
+            ? "broker closed the connection during the SASL login"
+            : "broker closed the connection before answering")))
     }
 
     private func handle(_ payload: [UInt8], _ channel: SocketChannel) {
@@ -291,7 +282,16 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
         channel.send(KafkaFrame.request(header: header, body: [0, 0, 0, 0]))
     }
 
-    func channelWritable(_ channel: SocketChannel) {
+    func channelConnected(_ channel: SocketChannel) {
+        if !channel.isTLS { connected(channel) }
+    }
+
+    func channelHandshakeCompleted(_ channel: SocketChannel) {
+        connected(channel)
+    }
+
+    /// TCP connected, and TLS done when the cluster uses it: send the first request.
+    private func connected(_ channel: SocketChannel) {
         guard !sent, !done else { return }
         sent = true
         if let saslCredentials {
@@ -315,7 +315,7 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
         }
     }
 
-    func channelFailed(_ channel: SocketChannel, _ error: SyscallError) {
+    func channelFailed(_ channel: SocketChannel, _ error: ChannelError) {
         finish(.failure(ProbeError(description: error.description)))
     }
 

@@ -1,5 +1,6 @@
 import KafkaProtocol
 import ProxyCore
+import Reactor
 import Synchronization
 
 /// The process-wide map of upstream brokers to local listeners. Shared by every connection

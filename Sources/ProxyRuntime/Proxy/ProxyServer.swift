@@ -8,6 +8,7 @@ import KafkaProtocol
 import Logging
 import Prometheus
 import ProxyCore
+import Reactor
 import Synchronization
 
 /// The running proxy: the bootstrap listener, per-broker listeners (through the directory), the

@@ -8,6 +8,7 @@ import KafkaProtocol
 import Logging
 import ProxyCore
 import ProxySASL
+import Reactor
 
 /// Logging in to the upstream cluster on the client's behalf (issue 5): the first login before any
 /// client byte is relayed, KIP-368 re-authentication at request frame boundaries, and refusing a

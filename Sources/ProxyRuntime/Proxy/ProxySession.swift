@@ -10,6 +10,7 @@ import Logging
 import ProxyCore
 import ProxySASL
 import ProxyTLS
+import Reactor
 
 /// Which upstream a client connection is for.
 enum Route: Sendable, CustomStringConvertible {
@@ -224,7 +225,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         let channel = SocketChannel(fd: fd, queue: queue, loop: loop)
         channel.delegate = self
         // A TLS cluster: the channel runs the client handshake (SNI = serverName or the host dialled)
-        // after the connect; channelWritable then means "ready".
+        // after the connect; channelHandshakeCompleted then means "ready".
         do throws(TLSError) {
             if let clusterConfig = context.config.cluster(named: cluster),
                let engine = try context.tls.clientEngine(cluster: clusterConfig, host: hostOf(upstreamName)) {
@@ -321,15 +322,42 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
 
     // MARK: SocketChannelDelegate
 
-    func channelReadable(_ channel: SocketChannel) {
+    func channelRead(_ channel: SocketChannel, _ bytes: UnsafeRawBufferPointer) {
         if channel === client {
-            clientReadable()
+            clientRead(bytes)
         } else if channel === upstream {
-            upstreamReadable()
+            upstreamRead(bytes)
         }
     }
 
-    func channelWritable(_ channel: SocketChannel) {
+    func channelEOF(_ channel: SocketChannel) {
+        if channel === client {
+            guard upstream != nil, phase == .relaying else { return }
+            clientClosed()
+        } else if channel === upstream {
+            guard phase == .relaying || phase == .draining || saslExchange != nil else { return }
+            let outstanding = inflight.count
+            close(reason: outstanding > 0 ? "broker_closed" : nil, level: outstanding > 0 ? .warning : .debug,
+                  "broker \(upstreamName) closed the connection with \(outstanding) responses outstanding")
+        }
+    }
+
+    func channelConnected(_ channel: SocketChannel) {
+        // A TLS upstream is ready only when its handshake is done.
+        if channel === upstream && !channel.isTLS { channelWritable(channel) }
+    }
+
+    func channelHandshakeCompleted(_ channel: SocketChannel) {
+        // The client side's handshake needs nothing: its reads simply carry plaintext.
+        if channel === upstream { channelWritable(channel) }
+    }
+
+    func channelDrained(_ channel: SocketChannel) {
+        channelWritable(channel)
+    }
+
+    /// The upstream is ready (connected, TLS done) or a side's queued output was written.
+    private func channelWritable(_ channel: SocketChannel) {
         if channel === upstream {
             if flushingToBroker {
                 close(reason: nil, level: .debug, "client closed the connection; its requests reached the broker")
@@ -349,8 +377,8 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         }
     }
 
-    func channelFailed(_ channel: SocketChannel, _ error: SyscallError) {
-        if let tls = error.tls {
+    func channelFailed(_ channel: SocketChannel, _ error: ChannelError) {
+        if case .tls(let tls) = error {
             context.metrics.recordError(tls.reason)
             if channel === client {
                 close(reason: nil, level: .warning, "TLS with the client failed: \(tls.message)")
@@ -377,55 +405,38 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
 
     // MARK: request path
 
-    private func clientReadable() {
+    /// A chunk from the client (the channel's read loop calls this up to 8 times per event, and
+    /// stops when this pauses the client or closes).
+    private func clientRead(_ chunk: UnsafeRawBufferPointer) {
+        // Reading is on only while relaying; never reached otherwise.
         guard let upstream, phase == .relaying else { return }
-        let buffer = loop.readBuffer
         // No touch() here: a byte now and then is not activity (slow loris); whole requests are (requestSeen).
-        // A few reads per event, then yield the loop to other connections.
-        for _ in 0..<8 {
-            let n: Int
-            do {
-                switch try client.read(into: buffer) {
-                case .done(let count): n = count
-                case .wouldBlock: return
-                }
-            } catch {
-                channelFailed(client, error)
-                return
-            }
-            if n == 0 {
-                clientClosed()
-                return
-            }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<n])
-            if clientId == nil, chunk.count > 4 {
-                // The first read starts at a frame boundary; one parse per connection.
-                clientId = (try? RequestHeader.parse(UnsafeRawBufferPointer(rebasing: chunk[4...])))??.header.clientId ?? ""
-            }
-            if translatesProducers || saslCredentials != nil {
-                context.metrics.bytesFromClients.increment(by: Int64(n))
-                pendingRequests.append(contentsOf: chunk)
-                if !relayPendingRequests() { return }
-                continue
-            }
-            do {
-                try requests.observe(chunk) { request in requestSeen(request) }
-            } catch {
-                if !client.isTLS && looksLikeTLSClientHello(chunk) {
-                    close(reason: "tls_client_hello_on_plain_listener", level: .warning,
-                          "the client started a TLS handshake but the listener is plain TCP: set listener.tls, or use security.protocol=PLAINTEXT in the client")
-                    return
-                }
-                close(reason: error.reason.rawValue, level: .warning, "closing client connection: \(error.detail)")
-                return
-            }
+        let n = chunk.count
+        if clientId == nil, chunk.count > 4 {
+            // The first read starts at a frame boundary; one parse per connection.
+            clientId = (try? RequestHeader.parse(UnsafeRawBufferPointer(rebasing: chunk[4...])))??.header.clientId ?? ""
+        }
+        if translatesProducers || saslCredentials != nil {
             context.metrics.bytesFromClients.increment(by: Int64(n))
-            if !upstream.send(chunk) {
-                if !upstream.isClosed { client.pauseReading() }
+            pendingRequests.append(contentsOf: chunk)
+            // False: it paused the client or closed, which ends the channel's read loop.
+            _ = relayPendingRequests()
+            return
+        }
+        do {
+            try requests.observe(chunk) { request in requestSeen(request) }
+        } catch {
+            if !client.isTLS && looksLikeTLSClientHello(chunk) {
+                close(reason: "tls_client_hello_on_plain_listener", level: .warning,
+                      "the client started a TLS handshake but the listener is plain TCP: set listener.tls, or use security.protocol=PLAINTEXT in the client")
                 return
             }
-            // A short read means the socket is drained; skip the read that would return EAGAIN.
-            if n < buffer.count { return }
+            close(reason: error.reason.rawValue, level: .warning, "closing client connection: \(error.detail)")
+            return
+        }
+        context.metrics.bytesFromClients.increment(by: Int64(n))
+        if !upstream.send(chunk) {
+            if !upstream.isClosed { client.pauseReading() }
         }
     }
 
@@ -584,70 +595,50 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
 
     // MARK: response path
 
-    private func upstreamReadable() {
+    /// A chunk from the broker (up to 8 per read event; pausing the upstream or closing ends the loop).
+    private func upstreamRead(_ chunk: UnsafeRawBufferPointer) {
         guard let upstream, phase == .relaying || phase == .draining || saslExchange != nil else { return }
-        let buffer = loop.readBuffer
         touch()
-        for _ in 0..<8 {
-            let n: Int
-            do {
-                switch try upstream.read(into: buffer) {
-                case .done(let count): n = count
-                case .wouldBlock: return
-                }
-            } catch {
-                channelFailed(upstream, error)
-                return
+        let n = chunk.count
+        var clientKeepsUp = true
+        do {
+            try relay.relay(
+                chunk, inflight: &inflight,
+                needsRewrite: {
+                    $0.apiKey == ApiKey.initProducerId.rawValue || $0.apiKey == ApiKey.syncGroup.rawValue
+                        || ResponseRewriter.needsRewrite(apiKey: $0.apiKey, apiVersion: $0.apiVersion)
+                },
+                rewrite: { request, payload throws(ProxyStreamError) in try rewrite(request, payload) },
+                isStray: { correlationId in
+                    recentAcksZeroCount > 0 && recentAcksZero.prefix(recentAcksZeroCount).contains(correlationId)
+                },
+                onResponse: { request, _ in
+                    loopMetrics.recordLatency(apiKey: request.apiKey,
+                        nanoseconds: DispatchTime.now().uptimeNanoseconds &- request.startNanos)
+                },
+                onProxyResponse: { request, payload throws(ProxyStreamError) in try proxyResponse(request, payload) },
+                emit: { output in
+                    switch output {
+                    case .borrowed(let bytes): clientKeepsUp = client.send(bytes) && clientKeepsUp
+                    case .owned(let bytes): clientKeepsUp = client.send(bytes) && clientKeepsUp
+                    }
+                })
+        } catch {
+            close(reason: error.reason.rawValue, level: .warning,
+                  "closing connection: broker \(upstreamName) sent a bad response: \(error.detail)")
+            return
+        }
+        context.metrics.bytesFromBrokers.increment(by: Int64(n))
+        if refusingClientSASL && inflight.isEmpty && relay.isAtFrameBoundary {
+            queue.async { [self] in
+                guard phase == .relaying, refusingClientSASL else { return }
+                if relayPendingRequests() { client.resumeReading() }
             }
-            if n == 0 {
-                let outstanding = inflight.count
-                close(reason: outstanding > 0 ? "broker_closed" : nil, level: outstanding > 0 ? .warning : .debug,
-                      "broker \(upstreamName) closed the connection with \(outstanding) responses outstanding")
-                return
-            }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<n])
-            var clientKeepsUp = true
-            do {
-                try relay.relay(
-                    chunk, inflight: &inflight,
-                    needsRewrite: {
-                        $0.apiKey == ApiKey.initProducerId.rawValue || $0.apiKey == ApiKey.syncGroup.rawValue
-                            || ResponseRewriter.needsRewrite(apiKey: $0.apiKey, apiVersion: $0.apiVersion)
-                    },
-                    rewrite: { request, payload throws(ProxyStreamError) in try rewrite(request, payload) },
-                    isStray: { correlationId in
-                        recentAcksZeroCount > 0 && recentAcksZero.prefix(recentAcksZeroCount).contains(correlationId)
-                    },
-                    onResponse: { request, _ in
-                        loopMetrics.recordLatency(apiKey: request.apiKey,
-                            nanoseconds: DispatchTime.now().uptimeNanoseconds &- request.startNanos)
-                    },
-                    onProxyResponse: { request, payload throws(ProxyStreamError) in try proxyResponse(request, payload) },
-                    emit: { output in
-                        switch output {
-                        case .borrowed(let bytes): clientKeepsUp = client.send(bytes) && clientKeepsUp
-                        case .owned(let bytes): clientKeepsUp = client.send(bytes) && clientKeepsUp
-                        }
-                    })
-            } catch {
-                close(reason: error.reason.rawValue, level: .warning,
-                      "closing connection: broker \(upstreamName) sent a bad response: \(error.detail)")
-                return
-            }
-            context.metrics.bytesFromBrokers.increment(by: Int64(n))
-            if refusingClientSASL && inflight.isEmpty && relay.isAtFrameBoundary {
-                queue.async { [self] in
-                    guard phase == .relaying, refusingClientSASL else { return }
-                    if relayPendingRequests() { client.resumeReading() }
-                }
-            }
-            if phase == .draining { closeIfDrained() }
-            if client.isClosed || phase == .closed { return }
-            if !clientKeepsUp {
-                upstream.pauseReading()
-                return
-            }
-            if n < buffer.count { return }
+        }
+        if phase == .draining { closeIfDrained() }
+        if client.isClosed || phase == .closed { return }
+        if !clientKeepsUp {
+            upstream.pauseReading()
         }
     }
 

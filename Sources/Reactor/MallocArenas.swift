@@ -7,7 +7,7 @@ import CProxyShims
 
 /// glibc gives each thread that allocates its own malloc arena (64 MB reserved, its first pages
 /// resident). Relaying allocates nothing per request, so per-thread arenas buy no speed here, only
-/// ~0.25 MB of RSS in every sidecar (issue 6). MALLOC_ARENA_MAX in the environment still wins.
+/// ~0.25 MB of RSS in every sidecar. MALLOC_ARENA_MAX in the environment still wins.
 public enum MallocArenas {
     /// Call before the loops start their threads.
     public static func limit() {

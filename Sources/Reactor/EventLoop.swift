@@ -14,13 +14,13 @@ import Synchronization
 /// Handlers of all connections of a loop run one at a time, which is what makes the loop's
 /// read buffer safe to share: it is only used inside a handler and nothing keeps a pointer
 /// into it after the handler returns.
-final class EventLoop: @unchecked Sendable {
-    let queue: DispatchQueue
-    let index: Int
+public final class EventLoop: @unchecked Sendable {
+    public let queue: DispatchQueue
+    public let index: Int
     /// Scratch buffer for socket reads on this loop; confined to `queue`.
-    let readBuffer: UnsafeMutableRawBufferPointer
+    public let readBuffer: UnsafeMutableRawBufferPointer
 
-    /// Socket poller (issue 6): the read side of this loop's channels is one level-triggered
+    /// Socket poller: the read side of this loop's channels is one level-triggered
     /// epoll set, watched by a single Dispatch read source on its descriptor. A Dispatch read
     /// source per socket costs, per event, an ioctl(FIONREAD), two epoll_ctl (Dispatch disarms and
     /// re-arms the source around each handler), an eventfd poke of its manager thread and a
@@ -35,7 +35,7 @@ final class EventLoop: @unchecked Sendable {
     private static let pollBatch: Int32 = 64
     private static let pollRounds = 16
 
-    init(index: Int, readBufferSize: Int) {
+    public init(index: Int, readBufferSize: Int) {
         self.index = index
         self.queue = DispatchQueue(label: "kafka-proxy.loop.\(index)")
         self.readBuffer = .allocate(byteCount: readBufferSize, alignment: 16)
@@ -57,7 +57,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// True when channels of this loop can use the shared poller.
-    var canPoll: Bool { pollFD >= 0 }
+    public var canPoll: Bool { pollFD >= 0 }
 
     /// Starts read events for `channel` (on a queue targeting `queue`). Returns its token, 0 on failure.
     func startPolling(_ channel: SocketChannel) -> UInt64 {
@@ -93,21 +93,21 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// A serial queue for one connection, confined to this loop.
-    func makeConnectionQueue(label: String) -> DispatchQueue {
+    public func makeConnectionQueue(label: String) -> DispatchQueue {
         DispatchQueue(label: label, target: queue)
     }
 }
 
-final class EventLoopGroup: Sendable {
-    let loops: [EventLoop]
+public final class EventLoopGroup: Sendable {
+    public let loops: [EventLoop]
     private let next = Atomic<Int>(0)
 
-    init(count: Int, readBufferSize: Int = 256 * 1024) {
+    public init(count: Int, readBufferSize: Int = 256 * 1024) {
         loops = (0..<max(1, count)).map { EventLoop(index: $0, readBufferSize: readBufferSize) }
     }
 
     /// Round-robin: connections are long-lived, so even placement is what matters.
-    func nextLoop() -> EventLoop {
+    public func nextLoop() -> EventLoop {
         let n = next.wrappingAdd(1, ordering: .relaxed).oldValue
         return loops[n % loops.count]
     }

@@ -6,23 +6,23 @@ import Musl
 import CProxyShims
 import Dispatch
 
-struct ListenError: Error, CustomStringConvertible {
-    var address: String
-    var error: SyscallError
-    var description: String { "cannot listen on \(address): \(error)" }
+public struct ListenError: Error, CustomStringConvertible {
+    public var address: String
+    public var error: SyscallError
+    public var description: String { "cannot listen on \(address): \(error)" }
 }
 
 /// A listening socket whose read source accepts connections until EAGAIN.
 /// Confined to `queue`; `close()` may be called from anywhere (it hops onto the queue).
-final class Listener: @unchecked Sendable {
-    let address: SocketAddress
+public final class Listener: @unchecked Sendable {
+    public let address: SocketAddress
     private let fd: Int32
     private let queue: DispatchQueue
     private let source: any DispatchSourceRead
     private var isClosed = false
 
     /// Binds and listens synchronously, so a caller knows the port is open when this returns.
-    init(address: SocketAddress, queue: DispatchQueue, backlog: Int32 = 1024,
+    public init(address: SocketAddress, queue: DispatchQueue, backlog: Int32 = 1024,
          onAccept: @escaping @Sendable (Int32, SocketAddress) -> Void,
          onError: @escaping @Sendable (SyscallError) -> Void) throws(ListenError) {
         let fd = CProxyShims_socket_nonblocking(address.family, CProxyShims_SOCK_STREAM, 0)
@@ -67,9 +67,9 @@ final class Listener: @unchecked Sendable {
         source.activate()
     }
 
-    var port: UInt16 { address.port }
+    public var port: UInt16 { address.port }
 
-    func close() {
+    public func close() {
         queue.async { [self] in
             guard !isClosed else { return }
             isClosed = true

@@ -6,20 +6,20 @@ import Musl
 import CProxyShims
 
 /// An IPv4 or IPv6 socket address, stored by value.
-struct SocketAddress: Sendable, CustomStringConvertible {
+public struct SocketAddress: Sendable, CustomStringConvertible {
     private var storage = sockaddr_storage()
-    private(set) var length: socklen_t = 0
+    public private(set) var length: socklen_t = 0
 
-    init(copying address: UnsafePointer<sockaddr>, length: socklen_t) {
+    public init(copying address: UnsafePointer<sockaddr>, length: socklen_t) {
         withUnsafeMutableBytes(of: &storage) { target in
             target.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(length)))
         }
         self.length = length
     }
 
-    var family: Int32 { Int32(storage.ss_family) }
+    public var family: Int32 { Int32(storage.ss_family) }
 
-    var port: UInt16 {
+    public var port: UInt16 {
         get {
             withUnsafeBytes(of: storage) { raw in
                 family == AF_INET6
@@ -35,13 +35,13 @@ struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
-    func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) rethrows -> R {
+    public func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) rethrows -> R {
         try withUnsafeBytes(of: storage) { raw in
             try body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length)
         }
     }
 
-    var host: String {
+    public var host: String {
         var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
         let result = withSockAddr { address, length in
             getnameinfo(address, length, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST)
@@ -50,10 +50,10 @@ struct SocketAddress: Sendable, CustomStringConvertible {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    var description: String { family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Blocking name resolution: call it off the event loops (startup, or a global queue).
-    static func resolve(host: String, port: UInt16, passive: Bool = false) throws(ResolveError) -> [SocketAddress] {
+    public static func resolve(host: String, port: UInt16, passive: Bool = false) throws(ResolveError) -> [SocketAddress] {
         var hints = addrinfo()
         hints.ai_socktype = CProxyShims_SOCK_STREAM
         hints.ai_family = AF_UNSPEC
@@ -78,8 +78,8 @@ struct SocketAddress: Sendable, CustomStringConvertible {
     }
 }
 
-struct ResolveError: Error, CustomStringConvertible {
-    var host: String
-    var message: String
-    var description: String { "cannot resolve \(host): \(message)" }
+public struct ResolveError: Error, CustomStringConvertible {
+    public var host: String
+    public var message: String
+    public var description: String { "cannot resolve \(host): \(message)" }
 }

@@ -3,18 +3,24 @@ import Glibc
 #endif
 import Dispatch
 import Foundation
-@testable import ProxyRuntime
+@testable import Reactor
 import XCTest
 
 final class SocketChannelTests: XCTestCase {
     /// Records delegate events; touched only on the channel's queue.
     private final class Recorder: SocketChannelDelegate, @unchecked Sendable {
         var readable = 0
+        var received: [UInt8] = []
         var writable: XCTestExpectation?
-        var failed: SyscallError?
-        func channelReadable(_ channel: SocketChannel) { readable += 1; channel.pauseReading() }
-        func channelWritable(_ channel: SocketChannel) { writable?.fulfill() }
-        func channelFailed(_ channel: SocketChannel, _ error: SyscallError) { failed = error }
+        var failed: ChannelError?
+        func channelRead(_ channel: SocketChannel, _ bytes: UnsafeRawBufferPointer) {
+            readable += 1
+            received += bytes
+            channel.pauseReading()
+        }
+        func channelEOF(_ channel: SocketChannel) { readable += 1 }
+        func channelDrained(_ channel: SocketChannel) { writable?.fulfill() }
+        func channelFailed(_ channel: SocketChannel, _ error: ChannelError) { failed = error }
     }
 
     private func socketPair() -> (Int32, Int32) {
@@ -88,7 +94,7 @@ final class SocketChannelTests: XCTestCase {
         wait(for: [closed], timeout: 5)
     }
 
-    func testPeerCloseIsReadable() throws {
+    func testPeerCloseIsDeliveredAsEOF() throws {
         let (a, b) = socketPair()
         let queue = DispatchQueue(label: "test")
         let recorder = Recorder()
@@ -98,7 +104,7 @@ final class SocketChannelTests: XCTestCase {
             channel.resumeReading()
         }
         Glibc.close(b)
-        let seen = expectation(description: "readable on EOF")
+        let seen = expectation(description: "EOF delivered")
         DispatchQueue.global().async {
             for _ in 0..<500 {
                 if queue.sync(execute: { recorder.readable }) > 0 { seen.fulfill(); return }
