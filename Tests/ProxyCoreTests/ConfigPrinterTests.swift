@@ -89,6 +89,7 @@ final class ConfigPrinterTests: XCTestCase {
       mode: automatic
       order: [dr, primary]
       healthCheckIntervalSeconds: 3
+      probeTimeoutSeconds: 4
       unhealthyAfterSeconds: 7
       failback: automatic
       failbackAfterSeconds: 60

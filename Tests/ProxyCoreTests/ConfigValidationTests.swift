@@ -232,6 +232,7 @@ final class ConfigFailoverTests: XCTestCase {
           mode: automatic
           order: [dr, primary]
           healthCheckIntervalSeconds: 1
+          probeTimeoutSeconds: 4
           unhealthyAfterSeconds: 3
           failback: automatic
           failbackAfterSeconds: 5
@@ -242,6 +243,23 @@ final class ConfigFailoverTests: XCTestCase {
         XCTAssertEqual(config.clusterPreference, ["dr", "primary"])
         XCTAssertEqual([config.failover.healthCheckIntervalSeconds, config.failover.unhealthyAfterSeconds,
                         config.failover.failbackAfterSeconds, config.failover.drainTimeoutSeconds], [1, 3, 5, 2])
+        XCTAssertEqual(config.failover.probeTimeoutSeconds, 4)
+    }
+
+    func testProbeTimeoutDefaultsToFiveAndIsChecked() throws {
+        XCTAssertEqual(try ConfigLoader.parse(yaml: base).failover.probeTimeoutSeconds, 5)
+        for bad in ["0", "86401", "-1", "2.5", "soon", "[5]"] {
+            XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "failover: {probeTimeoutSeconds: \(bad)}"), bad) { error in
+                let errors = (error as! ConfigErrors).errors
+                XCTAssertEqual(errors.count, 1, "\(bad): \(errors)")
+                XCTAssertEqual(errors.first?.path, "failover.probeTimeoutSeconds", bad)
+                XCTAssertEqual(errors.first?.line, 5, bad)
+            }
+        }
+        XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "failover: {probeTimeout: 5}")) { error in
+            let message = (error as! ConfigErrors).errors.first?.message ?? ""
+            XCTAssertTrue(message.contains("probeTimeoutSeconds"), message)
+        }
     }
 
     func testDefaultsAndPreferenceInFileOrder() throws {

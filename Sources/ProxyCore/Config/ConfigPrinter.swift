@@ -97,6 +97,7 @@ public enum ConfigPrinter {
         out.field("mode", failover.mode.rawValue, indent: 1)
         out.field("order", "[\(config.clusterPreference.map(quoteAlways).joined(separator: ", "))]", indent: 1)
         out.field("healthCheckIntervalSeconds", String(failover.healthCheckIntervalSeconds), indent: 1)
+        out.field("probeTimeoutSeconds", String(failover.probeTimeoutSeconds), indent: 1)
         out.field("unhealthyAfterSeconds", String(failover.unhealthyAfterSeconds), indent: 1)
         out.field("failback", failover.failback.rawValue, indent: 1)
         out.field("failbackAfterSeconds", String(failover.failbackAfterSeconds), indent: 1)

@@ -165,6 +165,8 @@ extension ProxyConfig {
         /// Preference for automatic mode; empty means file order.
         public var order: [String] = []
         public var healthCheckIntervalSeconds = 2
+        /// A probe (connect, TLS, SASL login, ApiVersions) not finished this long counts as failed.
+        public var probeTimeoutSeconds = 5
         /// The active cluster failing probes this long -> switch to the next healthy one.
         public var unhealthyAfterSeconds = 10
         public var failback: FailbackMode = .manual

@@ -306,7 +306,8 @@ public final class ProxyServer: Sendable {
         }
         for probe in stale { probe.stop() }
         for (probe, cluster) in toStart {
-            probe.start(cluster: cluster, intervalSeconds: config.failover.healthCheckIntervalSeconds)
+            probe.start(cluster: cluster, intervalSeconds: config.failover.healthCheckIntervalSeconds,
+                        timeoutSeconds: config.failover.probeTimeoutSeconds)
         }
     }
 
