@@ -330,7 +330,8 @@ public final class ProxyServer: Sendable {
             if result.ok {
                 context.logger.info("cluster \(result.cluster) is reachable (\(result.broker))")
             } else {
-                context.logger.warning("cluster \(result.cluster) is unreachable: \(result.detail)")
+                context.logger.log(level: context.repeatedErrors.level(.warning, cluster: result.cluster, reason: "probe failed"),
+                                   "cluster \(result.cluster) is unreachable: \(result.detail)")
             }
         }
         if let change {

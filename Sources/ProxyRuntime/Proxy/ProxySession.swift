@@ -161,7 +161,9 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 targetNames = names
                 if targets.isEmpty {
                     context.metrics.upstreamConnectFailures.increment()
-                    close(reason: "upstream_unreachable", level: .warning, "cannot reach \(route): \(lastError)")
+                    close(reason: "upstream_unreachable",
+                          level: context.repeatedErrors.level(.warning, cluster: cluster, reason: "upstream unreachable"),
+                          "cannot reach \(route): \(lastError)")
                 } else {
                     connectNext(lastError: lastError)
                 }
@@ -203,7 +205,9 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private func connectNext(lastError: String) {
         guard let address = targets.first else {
             context.metrics.upstreamConnectFailures.increment()
-            close(reason: "upstream_unreachable", level: .warning, "cannot connect to \(route): \(lastError)")
+            close(reason: "upstream_unreachable",
+                  level: context.repeatedErrors.level(.warning, cluster: cluster, reason: "upstream unreachable"),
+                  "cannot connect to \(route): \(lastError)")
             return
         }
         targets.removeFirst()
@@ -233,7 +237,8 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         } catch {
             channel.close()
             context.metrics.recordError(error.reason)
-            logger.warning("TLS to cluster \(cluster) broker \(upstreamName) cannot start: \(error.message)")
+            logger.log(level: context.repeatedErrors.level(.warning, cluster: cluster, reason: "TLS failed (\(error.reason))"),
+                       "TLS to cluster \(cluster) broker \(upstreamName) cannot start: \(error.message)")
             connectNext(lastError: "\(upstreamName): TLS: \(error.message)")
             return
         }
@@ -294,11 +299,13 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             if let mechanism = saslCredentials?.mechanism.rawValue {
                 context.metrics.recordSASLFailure(cluster: cluster, mechanism: mechanism, reason: "timeout")
             }
-            close(reason: "sasl_timeout", level: .error,
+            close(reason: "sasl_timeout",
+                  level: context.repeatedErrors.level(.error, cluster: cluster, reason: "SASL login timed out"),
                   "SASL \(saslCredentials?.mechanism.rawValue ?? "") login to cluster \(cluster) broker \(upstreamName) got no answer within \(context.connectTimeoutSeconds)s")
         case .connecting:
             context.metrics.upstreamConnectFailures.increment()
-            close(reason: "upstream_connect_timeout", level: .warning,
+            close(reason: "upstream_connect_timeout",
+                  level: context.repeatedErrors.level(.warning, cluster: cluster, reason: "upstream connect timeout"),
                   "connecting to \(route) (\(upstreamName)) timed out after \(context.connectTimeoutSeconds)s\(upstream?.tlsStallHint ?? "")")
         case .relaying:
             if now >= lastActivity + idleTimeoutNanos, let oldest = inflight.first {
@@ -356,7 +363,8 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 close(reason: nil, level: .warning, "TLS with the client failed: \(tls.message)")
                 return
             }
-            logger.warning("TLS to cluster \(cluster) broker \(upstreamName) failed: \(tls.message)")
+            logger.log(level: context.repeatedErrors.level(.warning, cluster: cluster, reason: "TLS failed (\(tls.reason))"),
+                       "TLS to cluster \(cluster) broker \(upstreamName) failed: \(tls.message)")
         }
         if channel === upstream && phase == .connecting && saslExchange == nil {
             channel.close()
