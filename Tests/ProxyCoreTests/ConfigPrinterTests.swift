@@ -85,6 +85,7 @@ final class ConfigPrinterTests: XCTestCase {
     logging:
       level: warning
       format: json
+      protocol: true
     failover:
       mode: automatic
       order: [dr, primary]

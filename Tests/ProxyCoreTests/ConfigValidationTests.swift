@@ -279,3 +279,29 @@ final class ConfigFailoverTests: XCTestCase {
         XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "failover: {drainTimeoutSeconds: 0}"))
     }
 }
+
+final class ConfigLoggingTests: XCTestCase {
+    private let base = """
+    listener: {bootstrapPort: 9092}
+    clusters:
+      primary: {bootstrapServers: ["a:9092"]}
+
+    """
+
+    func testProtocolTracing() throws {
+        XCTAssertFalse(try ConfigLoader.parse(yaml: base).logging.tracesProtocol)
+        let on = try ConfigLoader.parse(yaml: base + "logging: {protocol: true}")
+        XCTAssertTrue(on.logging.protocol)
+        XCTAssertTrue(on.logging.tracesProtocol)
+        XCTAssertEqual(on.logging.level, .info)
+        let trace = try ConfigLoader.parse(yaml: base + "logging: {level: trace}")
+        XCTAssertFalse(trace.logging.protocol)
+        XCTAssertTrue(trace.logging.tracesProtocol, "level trace traces the protocol too")
+        XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "logging: {protocol: \"true\"}")) { error in
+            let first = (error as! ConfigErrors).errors.first
+            XCTAssertEqual(first?.path, "logging.protocol")
+            XCTAssertTrue(first?.message.contains("remove the quotes") == true, first?.message ?? "")
+        }
+        XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "logging: {protocol: sometimes}"))
+    }
+}

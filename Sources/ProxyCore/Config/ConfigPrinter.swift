@@ -91,6 +91,7 @@ public enum ConfigPrinter {
         out.key("logging", indent: 0)
         out.field("level", config.logging.level.rawValue, indent: 1)
         out.field("format", config.logging.format.rawValue, indent: 1)
+        out.field("protocol", String(config.logging.protocol), indent: 1)
 
         let failover = config.failover
         out.key("failover", indent: 0)

@@ -140,11 +140,17 @@ extension ProxyConfig {
     public struct Logging: Equatable, Sendable {
         public var level: LogLevel
         public var format: LogFormat
+        /// One line per request and per response (also on at level trace).
+        public var `protocol`: Bool
 
-        public init(level: LogLevel = .info, format: LogFormat = .text) {
+        public init(level: LogLevel = .info, format: LogFormat = .text, protocol: Bool = false) {
             self.level = level
             self.format = format
+            self.protocol = `protocol`
         }
+
+        /// Whether requests and responses are traced: `protocol: true`, or everything at level trace.
+        public var tracesProtocol: Bool { `protocol` || level == .trace }
     }
 }
 

@@ -50,7 +50,9 @@ public struct ResponseRelay: Sendable {
     ///     (size prefix excluded; the relay writes the new one).
     ///   - isStray: whether a response with this correlation id answers a request that expected
     ///     none (recent acks=0 Produce); such a response is dropped.
-    ///   - onResponse: called once per response, when its header has been checked.
+    ///   - onResponse: called once per response, when its header has been checked, with the frame's
+    ///     size; and with its payload when the relay holds the whole response anyway (one to
+    ///     rewrite), nil for one passed through.
     ///   - onProxyResponse: the whole payload answering a request the proxy sent itself; the
     ///     client never sees it.
     public mutating func relay(
@@ -59,7 +61,7 @@ public struct ResponseRelay: Sendable {
         needsRewrite: (InflightRequest) -> Bool,
         rewrite: (InflightRequest, [UInt8]) throws(ProxyStreamError) -> [UInt8],
         isStray: (Int32) -> Bool = { _ in false },
-        onResponse: (InflightRequest, Int) -> Void,
+        onResponse: (InflightRequest, Int, [UInt8]?) -> Void,
         onProxyResponse: (InflightRequest, [UInt8]) throws(ProxyStreamError) -> Void = { _, _ in },
         emit: (RelayOutput) -> Void
     ) throws(ProxyStreamError) {
@@ -140,7 +142,7 @@ public struct ResponseRelay: Sendable {
                         passStart = index
                     }
                     frameBytes = total
-                    onResponse(request, total)
+                    onResponse(request, total, nil)
                 }
                 if let total = frameBytes, seen == total {
                     mode = .idle
@@ -194,7 +196,7 @@ public struct ResponseRelay: Sendable {
                     try onProxyResponse(request, payload)
                     continue
                 }
-                onResponse(request, total)
+                onResponse(request, total, payload)
                 let rewritten = try rewrite(request, payload)
                 var frame: [UInt8] = []
                 frame.reserveCapacity(4 + rewritten.count)

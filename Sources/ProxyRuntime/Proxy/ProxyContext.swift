@@ -31,6 +31,8 @@ final class ProxyContext: Sendable {
     let connectTimeoutSeconds = 10
     /// Repeats of the same error (per cluster and reason) are logged as a count, not line by line.
     let repeatedErrors: RepeatedErrorLog
+    /// `logging.protocol`: a line per request and response.
+    let protocolTrace: ProtocolTrace
     private let state: Mutex<RunningConfig>
 
     init(config: ProxyConfig, logger: Logger, metrics: ProxyMetrics, directory: BrokerDirectory) {
@@ -42,6 +44,7 @@ final class ProxyContext: Sendable {
         sessions = SessionRegistry()
         tls = TLSMaterials(logger: logger)
         repeatedErrors = RepeatedErrorLog(logger: logger)
+        protocolTrace = ProtocolTrace(config.logging)
     }
 
     var running: RunningConfig { state.withLock { $0 } }

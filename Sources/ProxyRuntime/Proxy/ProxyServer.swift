@@ -271,6 +271,7 @@ public final class ProxyServer: Sendable {
             $0.lastReload = ReloadRecord(ok: true, error: nil, restartRequired: restartRequired, atUnixSeconds: Self.unixNow())
         }
         if effective.logging != old.config.logging { onLoggingChange(effective.logging) }
+        context.protocolTrace.apply(effective.logging)
         reconcileProbes(effective)
 
         if let change {

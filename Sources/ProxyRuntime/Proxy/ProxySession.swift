@@ -580,6 +580,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             context.groups.joining(clientId: clientId, cluster: cluster)
         }
         loopMetrics.countRequest(apiKey: request.apiKey, apiVersion: request.apiVersion)
+        context.protocolTrace.request(logger, apiKey: request.apiKey, apiVersion: request.apiVersion, correlationId: request.correlationId, bytes: request.frameBytes)
         if request.expectsResponse {
             // touch() just read the clock: the request's start time is the same instant.
             inflight.append(InflightRequest(correlationId: request.correlationId, apiKey: request.apiKey,
@@ -626,9 +627,10 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                     isStray: { correlationId in
                         recentAcksZeroCount > 0 && recentAcksZero.prefix(recentAcksZeroCount).contains(correlationId)
                     },
-                    onResponse: { request, _ in
+                    onResponse: { request, bytes, payload in
                         loopMetrics.recordLatency(apiKey: request.apiKey,
                             nanoseconds: DispatchTime.now().uptimeNanoseconds &- request.startNanos)
+                        context.protocolTrace.response(logger, request: request, bytes: bytes, payload: payload)
                     },
                     onProxyResponse: { request, payload throws(ProxyStreamError) in try proxyResponse(request, payload) },
                     emit: { output in
