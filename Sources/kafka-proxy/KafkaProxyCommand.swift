@@ -36,16 +36,19 @@ enum ConfigFile {
 }
 
 struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate a config file and exit.")
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a config file and exit.",
+        discussion: "The file may also be a Kubernetes ConfigMap manifest: its data.kafka-proxy.yaml entry is checked.")
 
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        switch ConfigFile.load(options.config) {
-        case .success(let config):
-            print("\(options.config): ok (active cluster \(config.activeCluster), \(config.clusters.count) cluster(s))")
-        case .failure(let errors):
-            ConfigFile.report(errors, path: options.config)
+        do throws(ConfigErrors) {
+            let (config, manifest) = try ConfigLoader.loadConfigOrManifest(path: options.config)
+            let checked = manifest.map { "ConfigMap \($0.name.map { "\($0), " } ?? "")data.\($0.entry): " } ?? ""
+            print("\(options.config): ok (\(checked)active cluster \(config.activeCluster), \(config.clusters.count) cluster(s))")
+        } catch {
+            ConfigFile.report(error, path: options.config)
             throw ExitCode(1)
         }
     }

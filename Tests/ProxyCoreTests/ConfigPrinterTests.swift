@@ -4,8 +4,10 @@ import XCTest
 
 final class ConfigPrinterTests: XCTestCase {
     /// Secrets aside: an inline password prints as <redacted> and its source line is not kept.
+    /// `failover.order` prints as the effective preference, so it is compared as that.
     private func withoutSecrets(_ config: ProxyConfig) -> ProxyConfig {
         var copy = config
+        copy.failover.order = config.clusterPreference
         for index in copy.clusters.indices {
             if case .inline? = copy.clusters[index].sasl?.password {
                 copy.clusters[index].sasl?.password = .inline(ConfigPrinter.redacted)
@@ -83,10 +85,12 @@ final class ConfigPrinterTests: XCTestCase {
     logging:
       level: warning
       format: json
+      protocol: true
     failover:
       mode: automatic
       order: [dr, primary]
       healthCheckIntervalSeconds: 3
+      probeTimeoutSeconds: 4
       unhealthyAfterSeconds: 7
       failback: automatic
       failbackAfterSeconds: 60
@@ -104,6 +108,24 @@ final class ConfigPrinterTests: XCTestCase {
         XCTAssertTrue(printed.contains("  brokerPorts: 9100-9163\n"), printed)
         XCTAssertTrue(printed.contains("  listen: \"127.0.0.1:9080\"\n"), printed)
         XCTAssertTrue(printed.contains("  drainTimeoutSeconds: 10\n"), printed)
+    }
+
+    func testFailoverOrderPrintsTheEffectivePreference() throws {
+        let twoClusters = """
+        listener: {bootstrapPort: 9092, brokerPorts: 9100-9163}
+        activeCluster: primary
+        clusters:
+          primary: {bootstrapServers: ["a:9092"]}
+          dr: {bootstrapServers: ["b:9092"]}
+          third: {bootstrapServers: ["c:9092"]}
+        """
+        let unset = ConfigPrinter.yaml(try ConfigLoader.parse(yaml: twoClusters))
+        XCTAssertTrue(unset.contains("  order: [\"primary\", \"dr\", \"third\"]\n"), unset)
+        let partial = ConfigPrinter.yaml(try ConfigLoader.parse(yaml: twoClusters + "\nfailover: {order: [dr]}\n"))
+        XCTAssertTrue(partial.contains("  order: [\"dr\", \"primary\", \"third\"]\n"), partial)
+        // What is printed reads back as the same preference.
+        let reparsed = try ConfigLoader.parse(yaml: unset)
+        XCTAssertEqual(reparsed.clusterPreference, ["primary", "dr", "third"])
     }
 
     func testReferenceConfigRoundTrips() throws {

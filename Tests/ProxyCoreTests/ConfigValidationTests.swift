@@ -232,6 +232,7 @@ final class ConfigFailoverTests: XCTestCase {
           mode: automatic
           order: [dr, primary]
           healthCheckIntervalSeconds: 1
+          probeTimeoutSeconds: 4
           unhealthyAfterSeconds: 3
           failback: automatic
           failbackAfterSeconds: 5
@@ -242,6 +243,23 @@ final class ConfigFailoverTests: XCTestCase {
         XCTAssertEqual(config.clusterPreference, ["dr", "primary"])
         XCTAssertEqual([config.failover.healthCheckIntervalSeconds, config.failover.unhealthyAfterSeconds,
                         config.failover.failbackAfterSeconds, config.failover.drainTimeoutSeconds], [1, 3, 5, 2])
+        XCTAssertEqual(config.failover.probeTimeoutSeconds, 4)
+    }
+
+    func testProbeTimeoutDefaultsToFiveAndIsChecked() throws {
+        XCTAssertEqual(try ConfigLoader.parse(yaml: base).failover.probeTimeoutSeconds, 5)
+        for bad in ["0", "86401", "-1", "2.5", "soon", "[5]"] {
+            XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "failover: {probeTimeoutSeconds: \(bad)}"), bad) { error in
+                let errors = (error as! ConfigErrors).errors
+                XCTAssertEqual(errors.count, 1, "\(bad): \(errors)")
+                XCTAssertEqual(errors.first?.path, "failover.probeTimeoutSeconds", bad)
+                XCTAssertEqual(errors.first?.line, 5, bad)
+            }
+        }
+        XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "failover: {probeTimeout: 5}")) { error in
+            let message = (error as! ConfigErrors).errors.first?.message ?? ""
+            XCTAssertTrue(message.contains("probeTimeoutSeconds"), message)
+        }
     }
 
     func testDefaultsAndPreferenceInFileOrder() throws {
@@ -259,5 +277,31 @@ final class ConfigFailoverTests: XCTestCase {
         }
         XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "failover: {mode: auto}"))
         XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "failover: {drainTimeoutSeconds: 0}"))
+    }
+}
+
+final class ConfigLoggingTests: XCTestCase {
+    private let base = """
+    listener: {bootstrapPort: 9092}
+    clusters:
+      primary: {bootstrapServers: ["a:9092"]}
+
+    """
+
+    func testProtocolTracing() throws {
+        XCTAssertFalse(try ConfigLoader.parse(yaml: base).logging.tracesProtocol)
+        let on = try ConfigLoader.parse(yaml: base + "logging: {protocol: true}")
+        XCTAssertTrue(on.logging.protocol)
+        XCTAssertTrue(on.logging.tracesProtocol)
+        XCTAssertEqual(on.logging.level, .info)
+        let trace = try ConfigLoader.parse(yaml: base + "logging: {level: trace}")
+        XCTAssertFalse(trace.logging.protocol)
+        XCTAssertTrue(trace.logging.tracesProtocol, "level trace traces the protocol too")
+        XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "logging: {protocol: \"true\"}")) { error in
+            let first = (error as! ConfigErrors).errors.first
+            XCTAssertEqual(first?.path, "logging.protocol")
+            XCTAssertTrue(first?.message.contains("remove the quotes") == true, first?.message ?? "")
+        }
+        XCTAssertThrowsError(try ConfigLoader.parse(yaml: base + "logging: {protocol: sometimes}"))
     }
 }

@@ -247,6 +247,9 @@ final class LegacyFlagsTests: XCTestCase {
         var parsed = try ConfigLoader.parse(yaml: printed)
         parsed.clusters[0].sasl?.inlinePasswordLine = nil
         parsed.clusters[0].sasl?.password = .inline("pw")
+        // The printer writes the effective failover preference.
+        XCTAssertEqual(parsed.failover.order, config.clusterPreference)
+        parsed.failover.order = config.failover.order
         XCTAssertEqual(parsed, config)
     }
 }

@@ -4,6 +4,8 @@ import XCTest
 
 final class ResponseRelayTests: XCTestCase {
     private let rewriter = ResponseRewriter(advertisedHost: "proxy.local")
+    /// What the last `relay` reported per response: correlation id, frame bytes, payload bytes if given.
+    private var reported: [(Int32, Int, Int?)] = []
 
     private func inflight(_ requests: [(ApiKey, Int16, Int32)]) -> InflightQueue {
         var queue = InflightQueue(capacity: 2)
@@ -31,6 +33,8 @@ final class ResponseRelayTests: XCTestCase {
         var queue = queue ?? inflight(requests)
         var output: [UInt8] = []
         var answered: [Int32] = []
+        var reported: [(Int32, Int, Int?)] = []
+        defer { self.reported = reported }
         for chunk in chunks {
             try chunk.withUnsafeBytes { raw in
                 Result { () throws(ProxyStreamError) in
@@ -41,7 +45,10 @@ final class ResponseRelayTests: XCTestCase {
                             try rewriter.rewrite(request: request, payload: payload) { UInt16(9100 + $0.nodeId) }
                         },
                         isStray: { stray.contains($0) },
-                        onResponse: { request, _ in answered.append(request.correlationId) },
+                        onResponse: { request, bytes, payload in
+                            answered.append(request.correlationId)
+                            reported.append((request.correlationId, bytes, payload?.count))
+                        },
                         emit: { out in
                             switch out {
                             case .borrowed(let bytes): output += bytes
@@ -68,6 +75,15 @@ final class ResponseRelayTests: XCTestCase {
         }
         XCTAssertEqual(index, bytes.count)
         return result
+    }
+
+    func testResponsesReportTheirSizeAndThePayloadWhenHeldWhole() throws {
+        let sizes = frames(responses).map { $0.count + 4 }
+        _ = try relay([responses])
+        XCTAssertEqual(reported.map(\.0), [1, 2, 3, 4, 5])
+        XCTAssertEqual(reported.map(\.1), sizes, "the frame's bytes, size prefix included")
+        // ApiVersions and Metadata are rewritten, so held whole; Produce and Fetch pass through.
+        XCTAssertEqual(reported.map(\.2), [sizes[0] - 4, sizes[1] - 4, nil, nil, sizes[4] - 4])
     }
 
     func testRewritesEndpointsAndPassesEverythingElseUntouched() throws {
@@ -142,7 +158,7 @@ final class ResponseRelayTests: XCTestCase {
         let result = chunk.withUnsafeBytes { raw in
             Result { () throws(ProxyStreamError) in
                 try relay.relay(raw, inflight: &queue, needsRewrite: { _ in false }, rewrite: { _, payload in payload },
-                                onResponse: { _, _ in },
+                                onResponse: { _, _, _ in },
                                 emit: { out in
                                     switch out {
                                     case .borrowed(let bytes): emits.append(Array(bytes))

@@ -33,6 +33,26 @@ def test_check_accepts_good_and_rejects_bad_config(tansu, proxy, tmp_path):
     assert r.returncode == 1 and r.stderr.strip()
 
 
+def test_check_reads_a_configmap_manifest(tmp_path):
+    """`check` on the shipped ConfigMap manifest checks its data.kafka-proxy.yaml entry, and an
+    error in that entry points at the manifest's own line."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    manifest = os.path.join(repo, "config", "kubernetes", "configmap.yaml")
+    good = subprocess.run([conftest.PROXY_BIN, "check", "--config", manifest], capture_output=True, text=True, timeout=20)
+    assert good.returncode == 0, good.stderr
+    assert "ConfigMap" in good.stdout and "data.kafka-proxy.yaml" in good.stdout, good.stdout
+
+    text = open(manifest).read()
+    lines = text.splitlines()
+    number = next(i + 1 for i, l in enumerate(lines) if l.strip().startswith("activeCluster:"))
+    bad = tmp_path / "configmap.yaml"
+    bad.write_text(text.replace("activeCluster: primary", "activeCluster: nosuchcluster", 1))
+    r = subprocess.run([conftest.PROXY_BIN, "check", "--config", str(bad)], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "apiVersion" not in r.stderr, r.stderr
+    assert "%s:%d:" % (bad, number) in r.stderr and "nosuchcluster" in r.stderr, r.stderr
+
+
 def test_readyz_follows_upstream(proxy, tmp_path):
     port = conftest.free_port()
     p = proxy("127.0.0.1:%d" % port, wait_ready=False)

@@ -227,7 +227,7 @@ enum FuzzTargets {
                             rewrite: { request, payload throws(ProxyStreamError) in
                                 try rewriter.rewrite(request: request, payload: payload, localPort: localPort)
                             },
-                            onResponse: { _, _ in responses += 1 },
+                            onResponse: { _, _, _ in responses += 1 },
                             emit: { output in
                                 switch output {
                                 case .borrowed(let bytes): out.append(contentsOf: bytes)

@@ -1,6 +1,7 @@
-/// Renders a `ProxyConfig` as YAML the loader accepts (`ConfigLoader.parse` gives the same config
-/// back). Every key is written with its effective value, defaults included, in the order of the
-/// reference file `config/kafka-proxy.yaml`.
+/// Renders a `ProxyConfig` as YAML the loader accepts (`ConfigLoader.parse` gives a config that
+/// behaves the same). Every key is written with its effective value, defaults included, in the
+/// order of the reference file `config/kafka-proxy.yaml`: `failover.order` as the full preference
+/// the proxy uses (and /status shows), even where the file left it empty or partial.
 ///
 /// Secrets: an inline SASL password is written as `<redacted>`. Everything else the model holds is
 /// a file path or a plain setting and is written as is; the printer never reads a file, so no file
@@ -90,12 +91,14 @@ public enum ConfigPrinter {
         out.key("logging", indent: 0)
         out.field("level", config.logging.level.rawValue, indent: 1)
         out.field("format", config.logging.format.rawValue, indent: 1)
+        out.field("protocol", String(config.logging.protocol), indent: 1)
 
         let failover = config.failover
         out.key("failover", indent: 0)
         out.field("mode", failover.mode.rawValue, indent: 1)
-        out.field("order", "[\(failover.order.map(quoteAlways).joined(separator: ", "))]", indent: 1)
+        out.field("order", "[\(config.clusterPreference.map(quoteAlways).joined(separator: ", "))]", indent: 1)
         out.field("healthCheckIntervalSeconds", String(failover.healthCheckIntervalSeconds), indent: 1)
+        out.field("probeTimeoutSeconds", String(failover.probeTimeoutSeconds), indent: 1)
         out.field("unhealthyAfterSeconds", String(failover.unhealthyAfterSeconds), indent: 1)
         out.field("failback", failover.failback.rawValue, indent: 1)
         out.field("failbackAfterSeconds", String(failover.failbackAfterSeconds), indent: 1)

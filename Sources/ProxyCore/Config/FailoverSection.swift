@@ -27,6 +27,7 @@ enum FailoverSection {
             } else { ok = false }
         }
         seconds("healthCheckIntervalSeconds", into: &failover.healthCheckIntervalSeconds)
+        seconds("probeTimeoutSeconds", into: &failover.probeTimeoutSeconds)
         seconds("unhealthyAfterSeconds", into: &failover.unhealthyAfterSeconds)
         seconds("failbackAfterSeconds", into: &failover.failbackAfterSeconds)
         seconds("drainTimeoutSeconds", into: &failover.drainTimeoutSeconds)

@@ -1,6 +1,6 @@
 import ProxyYAML
 
-/// `logging:` — level and output format of the proxy's stderr log.
+/// `logging:` — level and output format of the proxy's stderr log, and request tracing.
 enum LoggingSection {
     static func decode(_ node: Node?, ownerMark: Mark?, _ diagnostics: ConfigDiagnostics) -> ProxyConfig.Logging? {
         var logging = ProxyConfig.Logging()
@@ -18,6 +18,13 @@ enum LoggingSection {
         if let formatNode = map.optional("format") {
             if let format = ConfigValues.enumeration(formatNode, path: map.childPath("format"), as: ProxyConfig.LogFormat.self, diagnostics) {
                 logging.format = format
+            } else {
+                ok = false
+            }
+        }
+        if let protocolNode = map.optional("protocol") {
+            if let value = TLSSection.bool(protocolNode, path: map.childPath("protocol"), diagnostics) {
+                logging.protocol = value
             } else {
                 ok = false
             }

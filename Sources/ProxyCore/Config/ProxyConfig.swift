@@ -140,11 +140,17 @@ extension ProxyConfig {
     public struct Logging: Equatable, Sendable {
         public var level: LogLevel
         public var format: LogFormat
+        /// One line per request and per response (also on at level trace).
+        public var `protocol`: Bool
 
-        public init(level: LogLevel = .info, format: LogFormat = .text) {
+        public init(level: LogLevel = .info, format: LogFormat = .text, protocol: Bool = false) {
             self.level = level
             self.format = format
+            self.protocol = `protocol`
         }
+
+        /// Whether requests and responses are traced: `protocol: true`, or everything at level trace.
+        public var tracesProtocol: Bool { `protocol` || level == .trace }
     }
 }
 
@@ -165,6 +171,8 @@ extension ProxyConfig {
         /// Preference for automatic mode; empty means file order.
         public var order: [String] = []
         public var healthCheckIntervalSeconds = 2
+        /// A probe (connect, TLS, SASL login, ApiVersions) not finished this long counts as failed.
+        public var probeTimeoutSeconds = 5
         /// The active cluster failing probes this long -> switch to the next healthy one.
         public var unhealthyAfterSeconds = 10
         public var failback: FailbackMode = .manual

@@ -96,7 +96,8 @@ public struct ResponseRelay: Sendable {
     ///     (size prefix excluded; the relay writes the new one).
     ///   - isStray: whether a response with this correlation id answers a request that expected
     ///     none (recent acks=0 Produce); such a response is dropped.
-    ///   - onResponse: called once per response, when its header has been checked.
+    ///   - onResponse: called once per response, when its header has been checked, with the frame's
+    ///     payload when the relay collects it whole (nil for a streamed frame).
     ///   - onProxyResponse: the whole payload answering a request the proxy sent itself; the
     ///     client never sees it.
     public mutating func relay(
@@ -105,11 +106,13 @@ public struct ResponseRelay: Sendable {
         needsRewrite: (InflightRequest) -> Bool,
         rewrite: (InflightRequest, [UInt8]) throws(ProxyStreamError) -> [UInt8],
         isStray: (Int32) -> Bool = { _ in false },
-        onResponse: (InflightRequest, Int) -> Void,
+        onResponse: (InflightRequest, Int, [UInt8]?) -> Void,
         onProxyResponse: (InflightRequest, [UInt8]) throws(ProxyStreamError) -> Void = { _, _ in },
         emit: (RelayOutput) -> Void
     ) throws(ProxyStreamError) {
         var index = 0
+        // A collected frame's `.response` comes before its payload: reported with it.
+        var collected: (InflightRequest, Int)?
         while let event = try step(chunk, &index, inflight: &inflight, rewrites: needsRewrite, isStray: isStray) {
             switch event {
             case .forward(let bytes):
@@ -117,8 +120,14 @@ public struct ResponseRelay: Sendable {
             case .forwardPrefix(let prefix):
                 withUnsafeBytes(of: prefix.bigEndian) { emit(.owned(Array($0))) }
             case .response(let request, let frameBytes):
-                onResponse(request, frameBytes)
+                if needsRewrite(request) {
+                    collected = (request, frameBytes)
+                } else {
+                    onResponse(request, frameBytes, nil)
+                }
             case .rewrite(let request, let payload):
+                if let (seen, frameBytes) = collected { onResponse(seen, frameBytes, payload) }
+                collected = nil
                 emit(.owned(KafkaFrame.framed(try rewrite(request, payload))))
             case .proxyResponse(let request, let payload):
                 try onProxyResponse(request, payload)

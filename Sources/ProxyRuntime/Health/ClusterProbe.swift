@@ -29,7 +29,7 @@ struct ProbeResult: Sendable {
 /// except `latest`.
 final class ClusterProbe: @unchecked Sendable {
     private let queue = DispatchQueue(label: "kafka-proxy.probe")
-    private let timeoutSeconds: Int
+    private var timeoutSeconds = 5
     private let onResult: @Sendable (ProbeResult) -> Void
     private var intervalSeconds = 0
     private var timer: (any DispatchSourceTimer)?
@@ -40,17 +40,18 @@ final class ClusterProbe: @unchecked Sendable {
     /// TLS clusters are probed over TLS (the same material and verification as connections).
     private let tls: TLSMaterials?
 
-    init(timeoutSeconds: Int = 5, tls: TLSMaterials? = nil, onResult: @escaping @Sendable (ProbeResult) -> Void) {
-        self.timeoutSeconds = timeoutSeconds
+    init(tls: TLSMaterials? = nil, onResult: @escaping @Sendable (ProbeResult) -> Void) {
         self.tls = tls
         self.onResult = onResult
     }
 
     var latest: ProbeResult? { latestResult.withLock { $0 } }
 
-    /// Starts probing, or re-targets a running probe (new bootstrap servers or interval).
-    func start(cluster: ProxyConfig.Cluster, intervalSeconds: Int) {
+    /// Starts probing, or re-targets a running probe (new bootstrap servers or interval). A new
+    /// timeout applies from the next attempt on.
+    func start(cluster: ProxyConfig.Cluster, intervalSeconds: Int, timeoutSeconds: Int) {
         queue.async { [self] in
+            self.timeoutSeconds = timeoutSeconds
             if self.cluster == cluster && self.intervalSeconds == intervalSeconds && timer != nil { return }
             let retarget = self.cluster != cluster
             self.cluster = cluster

@@ -29,6 +29,10 @@ final class ProxyContext: Sendable {
     /// Listener and per-cluster TLS material, reloaded when its files change.
     let tls: TLSMaterials
     let connectTimeoutSeconds = 10
+    /// Repeats of the same error (per cluster and reason) are logged as a count, not line by line.
+    let repeatedErrors: RepeatedErrorLog
+    /// `logging.protocol`: a line per request and response.
+    let protocolTrace: ProtocolTrace
     private let state: Mutex<RunningConfig>
 
     init(config: ProxyConfig, logger: Logger, metrics: ProxyMetrics, directory: BrokerDirectory) {
@@ -39,6 +43,8 @@ final class ProxyContext: Sendable {
         rewriter = ResponseRewriter(advertisedHost: config.listener.advertisedHost)
         sessions = SessionRegistry()
         tls = TLSMaterials(logger: logger)
+        repeatedErrors = RepeatedErrorLog(logger: logger)
+        protocolTrace = ProtocolTrace(config.logging)
     }
 
     var running: RunningConfig { state.withLock { $0 } }

@@ -272,6 +272,7 @@ public final class ProxyServer: Sendable {
             $0.lastReload = ReloadRecord(ok: true, error: nil, restartRequired: restartRequired, atUnixSeconds: Self.unixNow())
         }
         if effective.logging != old.config.logging { onLoggingChange(effective.logging) }
+        context.protocolTrace.apply(effective.logging)
         reconcileProbes(effective)
 
         if let change {
@@ -307,7 +308,8 @@ public final class ProxyServer: Sendable {
         }
         for probe in stale { probe.stop() }
         for (probe, cluster) in toStart {
-            probe.start(cluster: cluster, intervalSeconds: config.failover.healthCheckIntervalSeconds)
+            probe.start(cluster: cluster, intervalSeconds: config.failover.healthCheckIntervalSeconds,
+                        timeoutSeconds: config.failover.probeTimeoutSeconds)
         }
     }
 
@@ -330,7 +332,8 @@ public final class ProxyServer: Sendable {
             if result.ok {
                 context.logger.info("cluster \(result.cluster) is reachable (\(result.broker))")
             } else {
-                context.logger.warning("cluster \(result.cluster) is unreachable: \(result.detail)")
+                context.logger.log(level: context.repeatedErrors.level(.warning, cluster: result.cluster, reason: "probe failed"),
+                                   "cluster \(result.cluster) is unreachable: \(result.detail)")
             }
         }
         if let change {

@@ -65,7 +65,8 @@ extension ProxySession {
             saslExchange = nil
             context.metrics.recordSASLFailure(cluster: cluster, mechanism: mechanism, reason: error.reason)
             let what = saslIsReauthentication ? "re-authentication" : "login"
-            close(reason: "sasl_authentication_failed", level: .error,
+            close(reason: "sasl_authentication_failed",
+                  level: context.repeatedErrors.level(.error, cluster: cluster, reason: "SASL \(what) failed (\(error.reason))"),
                   "SASL \(what) to cluster \(cluster) broker \(upstreamName) failed, closing the client connection: \(error)")
         }
     }

@@ -13,7 +13,12 @@ import Logging
 /// mount, where `config.yaml -> ..data/config.yaml` and kubelet swaps the `..data` symlink by
 /// renaming a new one over it (IN_MOVED_TO `..data` in the directory). The directory is watched
 /// for the last two, the file (through its symlinks) for the first; after every event the file
-/// watch is renewed because the path may now lead to another inode. Confined to `queue`.
+/// watch is renewed because the path may now lead to another inode.
+///
+/// The path itself can change kind: GNU `sed -i` on the ConfigMap symlink renames a regular file
+/// over it, after which kubelet's `..data` swaps no longer reach the path. That is logged when it
+/// is noticed (and at every `..data` swap the path cannot see), because the edits an operator
+/// makes through the ConfigMap would otherwise be dropped without a word. Confined to `queue`.
 public final class ConfigWatcher: @unchecked Sendable {
     private let path: String
     private let directory: String
@@ -27,6 +32,8 @@ public final class ConfigWatcher: @unchecked Sendable {
     private var debounceTimer: (any DispatchSourceTimer)?
     private var directoryWatch: Int32 = -1
     private var fileWatch: Int32 = -1
+    private var pathKind = PathKind.missing
+    private var dataSwapped = false
 
     private static let directoryEvents = UInt32(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB)
     private static let fileEvents = UInt32(IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
@@ -53,6 +60,7 @@ public final class ConfigWatcher: @unchecked Sendable {
     public func start() {
         queue.async { [self] in
             renewFileWatch()
+            pathKind = PathKind(path)
             let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
             let fd = self.fd
             source.setEventHandler { [weak self] in self?.drainEvents() }
@@ -78,7 +86,10 @@ public final class ConfigWatcher: @unchecked Sendable {
 
     private func renewFileWatch() {
         // Follows symlinks: watches whatever inode the path leads to now. Fails while the file is missing.
-        fileWatch = inotify_add_watch(fd, path, Self.fileEvents)
+        let renewed = inotify_add_watch(fd, path, Self.fileEvents)
+        // The old inode may live on elsewhere (an old `..data` target, a hard link): stop hearing about it.
+        if fileWatch >= 0 && fileWatch != renewed { inotify_rm_watch(fd, fileWatch) }
+        fileWatch = renewed
     }
 
     private func drainEvents() {
@@ -98,6 +109,7 @@ public final class ConfigWatcher: @unchecked Sendable {
                     if wd == fileWatch || (wd == directoryWatch && (name == fileName || name == "..data")) {
                         relevant = true
                     }
+                    if wd == directoryWatch && name == "..data" { dataSwapped = true }
                     offset += header + length
                 }
             }
@@ -109,8 +121,49 @@ public final class ConfigWatcher: @unchecked Sendable {
 
     private func fire() {
         renewFileWatch()
+        let kind = PathKind(path)
+        switch (pathKind, kind) {
+        case (.symlink, .regular):
+            logger.warning("config file \(path) is no longer a symlink: it was replaced by a regular file (as `sed -i` does); its own changes still apply, but updates through \(directory)/..data (a ConfigMap edit) no longer reach it until the symlink is restored")
+        case (.regular, .symlink(let target)):
+            logger.info("config file \(path) is a symlink again (to \(target))")
+        default:
+            break
+        }
+        if dataSwapped, case .regular = kind {
+            logger.warning("\(directory)/..data changed, but \(path) is a regular file, not a symlink into ..data: the new version is not applied (restore the symlink: ln -sfn ..data/\(fileName) \(path))")
+        }
+        // A missing path is a moment between unlink and create: compare with what it was before.
+        if kind != .missing { pathKind = kind }
+        dataSwapped = false
         logger.debug("config file \(path) changed")
         onChange()
+    }
+}
+
+/// What the config path is, without following it.
+private enum PathKind: Equatable {
+    case missing
+    case regular
+    case symlink(target: String)
+    case other
+
+    init(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            self = .missing
+            return
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG:
+            self = .regular
+        case S_IFLNK:
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(path, &buffer, buffer.count - 1)
+            self = .symlink(target: n > 0 ? String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?")
+        default:
+            self = .other
+        }
     }
 }
 
