@@ -120,7 +120,7 @@ final class ClusterProbe: @unchecked Sendable {
         // SASL clusters: the probe logs in too, so bad credentials show on /readyz without client traffic.
         let sasl = cluster?.sasl?.credentials
         let attempt = ProbeAttempt(address: address, queue: queue, timeoutSeconds: timeoutSeconds, tls: engine,
-                                   sasl: sasl, serverHost: hostOf(name)) { [self] result in
+                                   sasl: sasl, serverHost: hostOf(name), lane: cluster?.name ?? "") { [self] result in
             self.attempt = nil
             guard generation == self.generation else { return }
             switch result {
@@ -165,13 +165,16 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
     /// SASL clusters: a login (ApiVersions v3, SaslHandshake, SaslAuthenticate) instead of ApiVersions v0.
     private let saslCredentials: SASLCredentials?
     private let serverHost: String
-    private var auth: SaslAuthenticator?
+    private let lane: String
+    /// The login's steps run off `queue` (they may wait for a KDC); results come back on it.
+    private var login: LoginDriver?
 
     init(address: SocketAddress, queue: DispatchQueue, timeoutSeconds: Int, tls: TLSEngine? = nil,
-         sasl: SASLCredentials? = nil, serverHost: String = "",
+         sasl: SASLCredentials? = nil, serverHost: String = "", lane: String = "",
          completion: @escaping (Result<[BrokerEndpoint], ProbeError>) -> Void) {
         self.saslCredentials = sasl
         self.serverHost = serverHost
+        self.lane = lane
         self.address = address
         self.tls = tls
         self.queue = queue
@@ -181,7 +184,10 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
 
     func start() {
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.setEventHandler { [self] in finish(.failure(ProbeError(description: "no answer within \(timeoutSeconds)s\(self.channel?.tlsStallHint ?? "")"))) }
+        timer.setEventHandler { [self] in
+            let sasl = login.map { " (SASL \($0.mechanism.rawValue) login: \($0.waitingDescription))" } ?? ""
+            finish(.failure(ProbeError(description: "no answer within \(timeoutSeconds)s\(sasl)\(self.channel?.tlsStallHint ?? "")")))
+        }
         timer.schedule(deadline: .now() + .seconds(timeoutSeconds))
         timer.activate()
         self.timer = timer
@@ -210,6 +216,8 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
     private func finish(_ result: Result<[BrokerEndpoint], ProbeError>) {
         guard !done else { return }
         done = true
+        login?.cancel()
+        login = nil
         timer?.cancel()
         timer?.setEventHandler(handler: nil)
         channel?.close()
@@ -228,7 +236,7 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
             case .success(.wouldBlock):
                 return
             case .success(.done(0)):
-                finish(.failure(ProbeError(description: auth != nil
+                finish(.failure(ProbeError(description: login != nil
                     ? "broker closed the connection during the SASL login"
                     : "broker closed the connection before answering")))
                 return
@@ -252,11 +260,8 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
 
     private func handle(_ payload: [UInt8], _ channel: SocketChannel) {
         switch phase {
-        case .login where auth != nil:
-            guard var auth else { return }
-            let step = auth.receive(payload)
-            self.auth = auth
-            saslAdvance(step, channel)
+        case .login where login != nil:
+            login?.receive(payload)
         case .login:
             guard payload.count >= 6 else {
                 finish(.failure(ProbeError(description: "ApiVersions answer of \(payload.count) bytes")))
@@ -285,7 +290,7 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
     /// Metadata v1 with an empty topic list: the brokers and nothing else.
     private func requestBrokers(_ channel: SocketChannel) {
         phase = .metadata
-        auth = nil
+        login = nil
         let header = RequestHeader(apiKey: ApiKey.metadata.rawValue, apiVersion: 1,
                                    correlationId: Self.correlationId &+ 1, clientId: "kafka-proxy-probe")
         channel.send(KafkaFrame.request(header: header, body: [0, 0, 0, 0]))
@@ -295,12 +300,14 @@ private final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
         guard !sent, !done else { return }
         sent = true
         if let saslCredentials {
-            var auth = SaslAuthenticator(credentials: saslCredentials, serverHost: serverHost, brokerVersions: nil,
-                                         clientId: "kafka-proxy-probe")
-            let step = auth.start()
-            self.auth = auth
+            let login = LoginDriver(credentials: saslCredentials, serverHost: serverHost, brokerVersions: nil,
+                                    clientId: "kafka-proxy-probe", lane: lane, queue: queue) { [weak self] step in
+                guard let self, !self.done, let channel = self.channel else { return }
+                self.saslAdvance(step, channel)
+            }
+            self.login = login
             channel.resumeReading()
-            saslAdvance(step, channel)
+            login.start()
             return
         }
         channel.send(Self.apiVersionsRequest)
