@@ -142,8 +142,13 @@ final class LoginDriver: @unchecked Sendable {
         case .nothing:
             return isFinished ? "finished" : "not started"
         case .mechanism(let since):
+            let running = box.stepStartedNanos.load(ordering: .relaxed)
+            guard running != 0 else {
+                return "waiting \(seconds(since)) for one of the \(executor.width) login threads, all busy with other logins"
+            }
             let what = mechanism == .gssapi ? "Kerberos, which asks the KDC for tickets" : "secret files"
-            return "waiting \(seconds(since)) for the \(mechanism.rawValue) mechanism (\(what))"
+            let queued = running > since + 100_000_000 ? ", \(seconds(since)) since it was queued" : ""
+            return "waiting \(seconds(running)) for the \(mechanism.rawValue) mechanism (\(what))\(queued)"
         case .broker(let apiKey, let c, let since):
             return "waiting \(seconds(since)) for the broker's \(ApiKey(apiKey)) response (correlation id \(c))"
         }
@@ -154,11 +159,13 @@ final class LoginDriver: @unchecked Sendable {
     private func run(_ work: @escaping @Sendable (inout SaslAuthenticator) -> Step) {
         waiting = .mechanism(sinceNanos: DispatchTime.now().uptimeNanoseconds)
         let box = self.box
+        box.stepStartedNanos.store(0, ordering: .relaxed)
         let queue = self.queue
         // The job keeps the driver until its result is back (a cancelled driver drops it there).
         executor.submit { [self] in
             // Skipped, not run, when the connection gave up while the job waited for a thread.
             guard !box.cancelled.load(ordering: .acquiring) else { return }
+            box.stepStartedNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
             let (step, versions) = box.step(work)
             queue.async { [self] in deliver(step, brokerVersions: versions) }
         }
@@ -204,6 +211,8 @@ final class LoginDriver: @unchecked Sendable {
 /// The authenticator, touched only by the one step running on the executor.
 private final class AuthenticatorBox: @unchecked Sendable {
     let cancelled = Atomic<Bool>(false)
+    /// When the current step began to run on a thread (0: still queued), for error messages.
+    let stepStartedNanos = Atomic<UInt64>(0)
     private let make: @Sendable () -> SaslAuthenticator
     private var authenticator: SaslAuthenticator?
 
