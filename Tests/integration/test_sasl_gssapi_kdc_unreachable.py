@@ -15,8 +15,9 @@ packets are dropped (a zero-length pfifo on its side of the veth: netem and ipta
 available everywhere) and the proxy's ticket cache is removed, so every new login must ask the
 KDC. New client connections start logins that hang in Kerberos; there are twice as many as the
 proxy has loops (one per core, connections placed round-robin), so every loop, including the
-producer's, has one. The producer's acknowledgements must keep coming (no gap over 100 ms),
-and every hanging login must fail at the connect timeout, counted as reason "timeout"."""
+producer's, has one. The producer's acknowledgements must keep coming: no gap over 100 ms (on
+a busy machine, over twice the longest gap measured just before with the KDC healthy, at most
+1 s; a blocked loop stops them for 10 s and more). And every hanging login must fail at the connect timeout, counted as reason "timeout"."""
 
 import ipaddress
 import os
@@ -37,6 +38,8 @@ from test_sasl_gssapi import PASSWORD, gssapi_plugin_present
 
 CONNECT_TIMEOUT_S = 10      # ProxyContext.connectTimeoutSeconds
 MAX_ACK_GAP_S = 0.100
+MAX_LOADED_GAP_S = 1.0      # what a busy machine may add, at most (a blocked loop: 10 s and more)
+BASELINE_S = 4
 PRODUCE_EVERY_S = 0.010
 
 
@@ -224,6 +227,12 @@ def _stall_logins(p, kdc, ccache, netns, producer, cluster):
     assert len(producer.acks) >= 100, "the producer got %d acks through the proxy: %s" % (
         len(producer.acks), producer.errors[:3])
     assert "TGS_REQ" in kdc.events(), "the proxy did not get its service ticket from the KDC"
+    # What this machine manages without any login in the way: on a loaded machine (CI shares its
+    # cores) a producer sees gaps over 100 ms now and then. A blocked loop makes a gap of seconds.
+    calm_start = time.monotonic()
+    time.sleep(BASELINE_S)
+    calm_gap, _ = producer.max_gap(calm_start, time.monotonic())
+    allowed = min(MAX_LOADED_GAP_S, max(MAX_ACK_GAP_S, 2 * calm_gap))
 
     netns.drop_everything()
     os.remove(ccache)   # no ticket left: every new login must ask the KDC
@@ -259,11 +268,14 @@ def _stall_logins(p, kdc, ccache, netns, producer, cluster):
     gap, at = producer.max_gap(stall_start, stall_end)
     acks_during = len([t for t in producer.acks if stall_start < t < stall_end])
     left = producer.stop()
+    print("longest ack gap: %.0f ms while logins hung (at %.1f s), %.0f ms before; allowed %.0f ms"
+          % (gap * 1000, at, calm_gap * 1000, allowed * 1000))
     assert netns.dropped() > 0, "no packet towards the KDC was dropped: the logins never asked it"
-    assert gap <= MAX_ACK_GAP_S, (
+    assert gap <= allowed, (
         "the producer got no acknowledgement for %.0f ms (from %.1f s after the logins started; %d acks "
-        "in %.1f s) while GSSAPI logins waited for the black-holed KDC: the loops were blocked"
-        % (gap * 1000, at, acks_during, stall_end - stall_start))
+        "in %.1f s) while GSSAPI logins waited for the black-holed KDC: the loops were blocked "
+        "(allowed %.0f ms; longest gap before the KDC went away: %.0f ms)"
+        % (gap * 1000, at, acks_during, stall_end - stall_start, allowed * 1000, calm_gap * 1000))
     assert left == 0 and not producer.errors, (left, producer.errors[:3])
 
     assert len(closed_at) == len(hanging), "connections still open %.1f s after their logins started: %s" % (
