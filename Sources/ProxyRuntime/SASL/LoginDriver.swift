@@ -74,6 +74,10 @@ final class LoginDriver: @unchecked Sendable {
         box = AuthenticatorBox(make: makeAuthenticator)
     }
 
+    deinit {
+        timer?.cancel()
+    }
+
     /// The usual form: the login of one upstream connection to a cluster (`lane`: the cluster's
     /// name, so each cluster has its own threads).
     convenience init(credentials: SASLCredentials, serverHost: String, brokerVersions: ApiVersionsResponse?,
@@ -114,8 +118,15 @@ final class LoginDriver: @unchecked Sendable {
     func receive(_ payload: [UInt8]) {
         guard !isFinished, !cancelled else { return }
         guard awaitingCorrelationId != nil else {
-            finish(.failed(SASLError(.protocolViolation, mechanism: mechanism,
-                                     detail: "a response arrived while the login was not waiting for one")))
+            // The step still running must not be followed by another; the failure is delivered
+            // like every result, after the caller's current work.
+            box.cancelled.store(true, ordering: .releasing)
+            let error = SASLError(.protocolViolation, mechanism: mechanism,
+                                  detail: "a response arrived while the login was not waiting for one")
+            queue.async { [self] in
+                guard !cancelled, !isFinished else { return }
+                finish(.failed(error))
+            }
             return
         }
         run { auth in auth.receive(payload) }
