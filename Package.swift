@@ -63,6 +63,6 @@ let package = Package(
         .testTarget(name: "ProxyTLSTests", dependencies: ["ProxyTLS", "COpenSSL"]),
         .testTarget(name: "ProxySASLTests", dependencies: ["ProxySASL", "CSASL", "KafkaProtocol"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ProxyTLS"]),
-        .testTarget(name: "ProxyRuntimeTests", dependencies: ["ProxyRuntime", "ProxyCore", "KafkaProtocol"]),
+        .testTarget(name: "ProxyRuntimeTests", dependencies: ["ProxyRuntime", "ProxyCore", "KafkaProtocol", "ProxySASL"]),
     ]
 )

@@ -12,6 +12,8 @@ public struct SASLError: Error, Equatable, Sendable, CustomStringConvertible {
         case mechanism = "mechanism"
         /// The broker answered something that is not a valid response to what was sent.
         case protocolViolation = "protocol"
+        /// The login did not finish in time (a broker that does not answer, a KDC that does not).
+        case timeout = "timeout"
     }
 
     public var kind: Kind

@@ -18,11 +18,14 @@ REALM = "KAFKA-PROXY.TEST"
 
 
 class KDC:
-    def __init__(self, workdir, realm=REALM):
+    def __init__(self, workdir, realm=REALM, host=HOST, launch=()):
+        """host: the address the KDC listens on and krb5.conf names; launch: a command prefix for
+        krb5kdc (for example `ip netns exec NAME`, to run it in a network namespace)."""
         for tool in ("krb5kdc", "kdb5_util", "kadmin.local"):
             if shutil.which(tool) is None and not os.path.exists("/usr/sbin/" + tool):
                 pytest.fail("%s not installed (krb5-kdc krb5-admin-server): run scripts/install-test-deps" % tool)
         self.realm = realm
+        self.host = host
         self.dir = str(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -36,7 +39,7 @@ class KDC:
                 "  dns_canonicalize_hostname = false\n  rdns = false\n  udp_preference_limit = 1\n"
                 "  ticket_lifetime = 1h\n  forwardable = false\n"
                 "[realms]\n  {r} = {{\n    kdc = {h}:{p}\n  }}\n"
-                "[domain_realm]\n  127.0.0.1 = {r}\n  localhost = {r}\n".format(r=realm, h=HOST, p=self.port))
+                "[domain_realm]\n  127.0.0.1 = {r}\n  localhost = {r}\n".format(r=realm, h=host, p=self.port))
         with open(self.kdc_conf, "w") as f:
             f.write(
                 "[kdcdefaults]\n  kdc_listen = {h}:{p}\n  kdc_tcp_listen = {h}:{p}\n"
@@ -44,15 +47,15 @@ class KDC:
                 "    acl_file = {d}/kadm5.acl\n    kdc_listen = {h}:{p}\n    kdc_tcp_listen = {h}:{p}\n"
                 "    max_life = 1h\n  }}\n"
                 "[logging]\n  kdc = FILE:{d}/kdc-events.log\n  default = FILE:{d}/kdc-events.log\n"
-                .format(r=realm, h=HOST, p=self.port, d=self.dir))
+                .format(r=realm, h=host, p=self.port, d=self.dir))
         open(self.path("kadm5.acl"), "w").close()
         self.run("kdb5_util", "-r", realm, "create", "-s", "-P", "it-master-password")
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(["krb5kdc", "-n", "-r", realm], env=self.env(), stdout=self._log,
+        self.proc = subprocess.Popen([*launch, "krb5kdc", "-n", "-r", realm], env=self.env(), stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         # The KDC is up once it listens on TCP.
         from conftest import wait_port
-        if not wait_port(HOST, self.port, 10):
+        if not wait_port(host, self.port, 10):
             self.stop()
             pytest.fail("krb5kdc did not come up:\n%s\n%s" % (_tail(self.log_path), _tail(self.path("kdc-events.log"))))
 

@@ -14,14 +14,19 @@ import Reactor
 /// client byte is relayed, KIP-368 re-authentication at request frame boundaries, and refusing a
 /// client's own SASL. Runs on the session's queue like everything else in ProxySession.
 extension ProxySession {
+    /// The steps run off the loop (LoginDriver); their results come back on `queue`. The first
+    /// login is bounded by the connect timer; a re-authentication by the same time, in the driver.
     func startSASL(_ credentials: SASLCredentials, reauthentication: Bool) {
-        var auth = SaslAuthenticator(credentials: credentials, serverHost: hostOf(upstreamName),
-                                     brokerVersions: saslBrokerVersions, firstCorrelationId: nextProxyCorrelationId)
         saslIsReauthentication = reauthentication
-        let step = auth.start()
-        saslExchange = auth
+        let login = LoginDriver(credentials: credentials, serverHost: hostOf(upstreamName),
+                                brokerVersions: saslBrokerVersions, firstCorrelationId: nextProxyCorrelationId,
+                                lane: cluster, queue: queue,
+                                timeout: reauthentication ? .seconds(context.connectTimeoutSeconds) : nil) { [weak self] step in
+            self?.saslAdvance(step)
+        }
+        saslExchange = login
         if reauthentication { logger.debug("re-authenticating (\(credentials.mechanism.rawValue)) before the session expires") }
-        saslAdvance(step)
+        login.start()
     }
 
     /// The client shut its side or reset (checked without reading: requests it sent before closing
@@ -33,7 +38,7 @@ extension ProxySession {
         return p.revents & (rdhup | Int16(POLLHUP) | Int16(POLLERR)) != 0
     }
 
-    /// Acts on the authenticator's next step. Never called from inside the relay with `.send`.
+    /// Acts on the login's next step (delivered by the driver on `queue`, never from inside the relay).
     func saslAdvance(_ step: SaslAuthenticator.Step) {
         guard phase != .closed, let auth = saslExchange else { return }
         let mechanism = auth.mechanism.rawValue

@@ -80,7 +80,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     /// re-authenticate (KIP-368) at a request frame boundary.
     let saslCredentials: SASLCredentials?
     /// The login or re-authentication in progress; client requests are held while it is set.
-    var saslExchange: SaslAuthenticator?
+    var saslExchange: LoginDriver?
     var saslIsReauthentication = false
     /// The broker's ApiVersions, learned by the first login (re-authentications start at SaslHandshake).
     var saslBrokerVersions: ApiVersionsResponse?
@@ -269,6 +269,9 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         phase = .closed
         if let reason { context.metrics.recordError(reason) }
         logger.log(level: level, "\(message())")
+        // A login step still pending off the loop: its result is dropped, a queued one never runs.
+        saslExchange?.cancel()
+        saslExchange = nil
         client.close()
         upstream?.close()
         upstream = nil
@@ -296,7 +299,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
                 context.metrics.recordSASLFailure(cluster: cluster, mechanism: mechanism, reason: "timeout")
             }
             close(reason: "sasl_timeout", level: .error,
-                  "SASL \(saslCredentials?.mechanism.rawValue ?? "") login to cluster \(cluster) broker \(upstreamName) got no answer within \(context.connectTimeoutSeconds)s")
+                  "SASL \(saslCredentials?.mechanism.rawValue ?? "") login to cluster \(cluster) broker \(upstreamName) did not finish within \(context.connectTimeoutSeconds)s (\(saslExchange?.waitingDescription ?? "")); closing the client connection")
         case .connecting:
             context.metrics.upstreamConnectFailures.increment()
             close(reason: "upstream_connect_timeout", level: .warning,
@@ -522,21 +525,14 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     }
 
     private func proxyResponse(_ request: InflightRequest, _ payload: [UInt8]) throws(ProxyStreamError) {
-        if var auth = saslExchange, auth.awaiting?.correlationId == request.correlationId {
+        if let login = saslExchange, login.awaitingCorrelationId == request.correlationId {
             // A client that left while the proxy logs in for it: stop before the next step reads secrets.
             if !saslIsReauthentication && clientHasClosed() {
-                saslExchange = nil
                 close(reason: nil, level: .debug, "client closed the connection during the SASL login")
                 return
             }
-            let step = auth.receive(payload)
-            saslExchange = auth
-            if case .send = step {
-                // Not from inside the relay: it holds `inflight`, which a send appends to.
-                queue.async { [self] in saslAdvance(step) }
-            } else {
-                saslAdvance(step)
-            }
+            // The step runs off the loop; saslAdvance gets its result later, outside the relay.
+            login.receive(payload)
             return
         }
         guard request.apiKey == ApiKey.initProducerId.rawValue, let producer = awaitingProducerId else { return }
