@@ -9,6 +9,11 @@ struct RunningConfig: Sendable {
     var activeCluster: String
     /// Incremented by every config applied; 1 for the config the process started with.
     var generation: Int
+    /// What the config was read from, comparable across processes (see `ConfigDigest`).
+    var digest: ConfigDigest
+    /// The newest reload attempt, nil before the first. Kept here, with what the reload changed, so
+    /// every reader sees a reload's results together or not at all.
+    var lastReload: ProxyServer.ReloadRecord?
 
     var active: ProxyConfig.Cluster { config.cluster(named: activeCluster) ?? config.active }
 
@@ -31,11 +36,12 @@ final class ProxyContext: Sendable {
     let connectTimeoutSeconds = 10
     private let state: Mutex<RunningConfig>
 
-    init(config: ProxyConfig, logger: Logger, metrics: ProxyMetrics, directory: BrokerDirectory) {
+    init(config: ProxyConfig, digest: ConfigDigest, logger: Logger, metrics: ProxyMetrics, directory: BrokerDirectory) {
         self.logger = logger
         self.metrics = metrics
         self.directory = directory
-        state = Mutex(RunningConfig(config: config, activeCluster: config.activeCluster, generation: 1))
+        state = Mutex(RunningConfig(config: config, activeCluster: config.activeCluster, generation: 1,
+                                    digest: digest, lastReload: nil))
         rewriter = ResponseRewriter(advertisedHost: config.listener.advertisedHost)
         sessions = SessionRegistry()
         tls = TLSMaterials(logger: logger)
