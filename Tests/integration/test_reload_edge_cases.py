@@ -88,6 +88,13 @@ def test_invalid_edits_keep_running_config(pair, failover_proxy, failover_report
             assert last.get("error"), "%s: /status lastReload has no reason: %s" % (name, last)
             if hint:
                 assert hint in last["error"], "%s: reason %r does not mention %r" % (name, last["error"], hint)
+            if name == "unknown key":
+                # The log shows what `kafka-proxy check` prints: file:line:column, the line, a caret.
+                lines = text.splitlines()
+                row = next(i for i, l in enumerate(lines, 1) if l.startswith("failovr:"))
+                log = p.log_text()
+                assert "%s:%d:1: error: unknown key 'failovr'" % (p.config_path, row) in log, log[-2000:]
+                assert "%5d | failovr:" % row in log, log[-2000:]
             assert after["err"] == before["err"] + 1, "%s: one edit counted %d times as an error reload" % (
                 name, after["err"] - before["err"])
             assert after["gen"] == before["gen"], "%s: configGeneration %s -> %s" % (name, before["gen"], after["gen"])
