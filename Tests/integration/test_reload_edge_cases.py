@@ -6,7 +6,9 @@ effect is visible in /status and in where records produced through the proxy lan
 directly from each broker).
 """
 
+import hashlib
 import socket
+import threading
 import time
 
 import pytest
@@ -117,6 +119,60 @@ def test_invalid_edits_keep_running_config(pair, failover_proxy, failover_report
     finally:
         probe.close()
         failover_report("reload: invalid edits", "\n".join(notes))
+
+
+@pytest.mark.timeout(90)
+def test_status_shows_each_reload_whole(pair, failover_proxy, failover_report):
+    """/status read as fast as it answers while reloads switch back and forth: every answer pairs the
+    generation with that generation's file digest, its reload record and its switch, never half of a
+    reload (a fresh clone once saw a new configGeneration with lastReload null)."""
+    p = failover_proxy(pair, active="primary", failover=FAILOVER, layout="plain")
+    def file_digest():
+        with open(p.config_path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    digests = [file_digest()]
+    actives = ["primary"]
+    seen = []
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            st = p.status_or_none()
+            if st:
+                seen.append(st)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        for i in range(8):
+            active = "dr" if i % 2 == 0 else "primary"
+            p.switch(active, how="rename")              # atomic: no reader sees a half-written file
+            digests.append(file_digest())
+            actives.append(active)
+            wait_until(lambda: (p.status_or_none() or {}).get("configDigest") == digests[-1], RELOAD_TIMEOUT,
+                       "reload %d applied" % (i + 1), interval=0.02, detail=p.describe)
+    finally:
+        stop.set()
+        poller.join(5)
+    problems = []
+    for st in seen:
+        gen = st["configGeneration"]
+        if not 1 <= gen <= len(digests):
+            problems.append("generation %s out of range" % gen)
+            continue
+        if st["configDigest"] != digests[gen - 1]:
+            problems.append("generation %d with the digest of another file: %s" % (gen, st["configDigest"]))
+        if st["activeCluster"] != actives[gen - 1]:
+            problems.append("generation %d with activeCluster %s" % (gen, st["activeCluster"]))
+        if gen > 1:
+            last, switch = st["lastReload"], st["failover"]["lastSwitch"]
+            if not last or last.get("result") != "success":
+                problems.append("generation %d with lastReload %s" % (gen, last))
+            if not switch or switch.get("to") != st["activeCluster"]:
+                problems.append("generation %d, active %s, with lastSwitch %s" % (gen, st["activeCluster"], switch))
+    failover_report("reload: /status snapshots", "%d answers read during 8 reloads" % len(seen))
+    assert len(seen) > 20, "the poller read only %d answers" % len(seen)
+    assert not problems, "%d of %d answers showed part of a reload: %s" % (len(problems), len(seen), problems[:5])
 
 
 @pytest.mark.timeout(90)

@@ -90,7 +90,7 @@ enum AdminRoutes {
             ("order", .array(running.config.clusterPreference.map { .string($0) })),
             ("configuredActiveCluster", .string(running.config.activeCluster)),
         ]
-        if let last = server.lastSwitch {
+        if let last = running.lastSwitch {
             fields.append(("lastSwitch", .object([
                 ("from", .string(last.change.from)),
                 ("to", .string(last.change.to)),

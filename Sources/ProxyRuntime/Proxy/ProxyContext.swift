@@ -14,6 +14,8 @@ struct RunningConfig: Sendable {
     /// The newest reload attempt, nil before the first. Kept here, with what the reload changed, so
     /// every reader sees a reload's results together or not at all.
     var lastReload: ProxyServer.ReloadRecord?
+    /// The newest switch of the active cluster, set with `activeCluster`.
+    var lastSwitch: ProxyServer.SwitchRecord?
 
     var active: ProxyConfig.Cluster { config.cluster(named: activeCluster) ?? config.active }
 
@@ -41,7 +43,7 @@ final class ProxyContext: Sendable {
         self.metrics = metrics
         self.directory = directory
         state = Mutex(RunningConfig(config: config, activeCluster: config.activeCluster, generation: 1,
-                                    digest: digest, lastReload: nil))
+                                    digest: digest, lastReload: nil, lastSwitch: nil))
         rewriter = ResponseRewriter(advertisedHost: config.listener.advertisedHost)
         sessions = SessionRegistry()
         tls = TLSMaterials(logger: logger)

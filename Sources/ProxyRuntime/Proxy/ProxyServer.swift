@@ -38,7 +38,6 @@ public final class ProxyServer: Sendable {
         var stopping = false
         var probes: [String: ClusterProbe] = [:]
         var controller: FailoverController
-        var lastSwitch: SwitchRecord?
     }
 
     let context: ProxyContext
@@ -278,7 +277,10 @@ public final class ProxyServer: Sendable {
             running.generation += 1
             running.digest = source.digest
             running.lastReload = record
-            if let change { running.activeCluster = change.to }
+            if let change {
+                running.activeCluster = change.to
+                running.lastSwitch = SwitchRecord(change: change, atUnixSeconds: record.atUnixSeconds)
+            }
             applied = running
         }
         failoverMetrics.setConfigInfo(digest: applied.digest, activeCluster: applied.activeCluster)
@@ -347,20 +349,22 @@ public final class ProxyServer: Sendable {
             }
         }
         if let change {
-            context.update { $0.activeCluster = change.to }
+            context.update {
+                $0.activeCluster = change.to
+                $0.lastSwitch = SwitchRecord(change: change, atUnixSeconds: Self.unixNow())
+            }
             perform(change)
         }
     }
 
-    /// On `controlQueue`, after the running config names the new cluster: new connections already
-    /// go there; existing ones drain (no new requests, in-flight responses delivered, then closed)
-    /// and their clients reconnect through the same ports.
+    /// On `controlQueue`, after the running config names the new cluster and records the switch (one
+    /// update): new connections already go there; existing ones drain (no new requests, in-flight
+    /// responses delivered, then closed) and their clients reconnect through the same ports.
     private func perform(_ change: FailoverController.Switch) {
         let running = context.running
         context.logger.warning("switching active cluster from \(change.from) to \(change.to) (reason: \(change.reason.rawValue))")
         failoverMetrics.switched(change, clusters: running.config.clusters.map(\.name))
         failoverMetrics.setConfigInfo(digest: running.digest, activeCluster: change.to)
-        state.withLock { $0.lastSwitch = SwitchRecord(change: change, atUnixSeconds: Self.unixNow()) }
         context.groups.switched(to: change.to)
         drainSessions(where: { $0.cluster != change.to }, timeoutSeconds: running.config.failover.drainTimeoutSeconds)
     }
@@ -411,7 +415,6 @@ public final class ProxyServer: Sendable {
         state.withLock { $0.probes[cluster] }?.latest
     }
 
-    var lastSwitch: SwitchRecord? { state.withLock { $0.lastSwitch } }
 
     static func unixNow() -> Int {
         var now = timespec()
