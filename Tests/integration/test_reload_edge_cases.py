@@ -175,6 +175,26 @@ def test_status_shows_each_reload_whole(pair, failover_proxy, failover_report):
     assert not problems, "%d of %d answers showed part of a reload: %s" % (len(problems), len(seen), problems[:5])
 
 
+@pytest.mark.timeout(60)
+def test_comment_only_edit_changes_only_the_digest(pair, failover_proxy, failover_report):
+    """Pods compare digests, and a pod started after a comment-only edit reads the new bytes: a running
+    pod must take the new digest too, with nothing else to apply (same generation, no reload counted)."""
+    p = failover_proxy(pair, active="primary", failover=FAILOVER, layout="plain")
+    before = state(p)
+    with open(p.config_path, "rb") as f:
+        text = f.read().decode()
+    p.write_config(text + "# reviewed, nothing changed\n", how="rename", note="comment only")
+    digest = hashlib.sha256((text + "# reviewed, nothing changed\n").encode()).hexdigest()
+    wait_until(lambda: (p.status_or_none() or {}).get("configDigest") == digest, RELOAD_TIMEOUT,
+               "the new digest in /status", interval=0.05, detail=p.describe)
+    after = state(p)
+    assert after["gen"] == before["gen"], "configGeneration %s -> %s" % (before["gen"], after["gen"])
+    assert (after["ok"], after["err"]) == (before["ok"], before["err"]), (before, after)
+    info = [l for l in p.metrics().splitlines() if l.startswith("kafka_proxy_config_info")]
+    assert info == ['kafka_proxy_config_info{digest="%s",active_cluster="primary"} 1.0' % digest], info
+    assert "no setting changed; digest %s" % digest in p.log_text()
+
+
 @pytest.mark.timeout(90)
 def test_inplace_write_and_rename_each_reload(pair, failover_proxy, failover_report):
     p = failover_proxy(pair, active="primary", failover=FAILOVER, layout="plain")
