@@ -70,3 +70,43 @@ def test_commit_define_becomes_the_reported_string(tmp_path, define, expected):
         argv.insert(1, "-DKAFKA_PROXY_GIT_COMMIT=%s" % define)
     subprocess.run(argv, check=True, capture_output=True)
     assert subprocess.run([str(exe)], capture_output=True, text=True).stdout.strip() == expected
+
+
+def build_release_define(tmp_path, env_commit=None):
+    """The -DKAFKA_PROXY_GIT_COMMIT scripts/build-release passes to `swift build` (a stand-in swift
+    records its arguments: the real release build takes minutes)."""
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    log = tmp_path / "swift-args"
+    (fake / "swift").write_text('#!/bin/sh\necho "$*" >> "%s"\necho "%s"\n' % (log, fake))
+    (fake / "swift").chmod(0o755)
+    env = dict(os.environ, PATH="%s:%s" % (fake, os.environ["PATH"]))
+    env.pop("KAFKA_PROXY_COMMIT", None)
+    if env_commit is not None:
+        env["KAFKA_PROXY_COMMIT"] = env_commit
+    result = subprocess.run([str(REPO / "scripts" / "build-release")], env=env, capture_output=True, text=True)
+    defines = set(re.findall(r"-DKAFKA_PROXY_GIT_COMMIT=(\S+)", log.read_text())) if log.exists() else set()
+    return result, defines
+
+
+def test_build_release_stamps_the_checkout_commit(tmp_path):
+    git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    if git.returncode != 0:
+        expected = "unknown"      # not a git checkout (a source tarball)
+    else:
+        expected = git.stdout.strip()
+        if subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", "HEAD", "--"]).returncode != 0:
+            expected += "-dirty"
+    result, defines = build_release_define(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert defines == {expected}, (defines, result.stderr)
+
+
+def test_build_release_takes_the_commit_from_the_environment_and_refuses_junk(tmp_path):
+    result, defines = build_release_define(tmp_path, "0123456789ab")
+    assert result.returncode == 0, result.stderr
+    assert defines == {"0123456789ab"}
+    (tmp_path / "junk").mkdir()
+    result, defines = build_release_define(tmp_path / "junk", 'x" -DEVIL=1')
+    assert result.returncode == 2 and not defines, (result.returncode, defines)
+    assert "is not a commit id" in result.stderr
