@@ -51,9 +51,12 @@ def pick_subnet():
     routes = ip("-4", "route", "show", "table", "all").stdout
     used = []
     for line in routes.splitlines():
-        word = line.split()[0] if line.split() else ""
-        if word in ("local", "broadcast", "unicast"):
-            word = line.split()[1]
+        words = line.split()
+        if not words:
+            continue
+        # "[type] prefix ...": the route type is optional (unicast when left out)
+        word = words[1] if words[0] in ("local", "broadcast", "unicast", "multicast", "anycast", "unreachable",
+                                        "blackhole", "prohibit", "throw", "nat") and len(words) > 1 else words[0]
         with contextlib.suppress(ValueError):
             used.append(ipaddress.ip_network(word if word != "default" else "0.0.0.0/0", strict=False))
     seed = os.getpid()
