@@ -126,6 +126,9 @@ class Fleet:
             log.close()
         for ns in self.namespaces:     # deleting a namespace deletes its veth pair too
             ip("netns", "del", ns, check=False)
+        for i in range(PROXIES):       # a pair whose end never reached its namespace
+            if ip("link", "show", "%sh%d" % (self.tag, i), check=False).returncode == 0:
+                ip("link", "del", "%sh%d" % (self.tag, i), check=False)
         ip("link", "del", self.bridge, check=False)
 
 
