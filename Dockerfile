@@ -24,8 +24,10 @@ COPY Sources ./Sources
 # Package.swift declares the unit-test targets too: SwiftPM wants their directories present.
 COPY Tests ./Tests
 COPY scripts/build-release ./scripts/build-release
+# The context has no .git: pass the commit (docker build --build-arg KAFKA_PROXY_COMMIT=$(git rev-parse --short=12 HEAD)).
+ARG KAFKA_PROXY_COMMIT=unknown
 RUN scripts/build-release --out /out/kafka-proxy \
- && /out/kafka-proxy --help >/dev/null
+ && /out/kafka-proxy --version
 
 FROM debian:bookworm-slim
 # hadolint ignore=DL3008

@@ -9,9 +9,18 @@ struct KafkaProxyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka-proxy",
         abstract: "A Kafka wire-protocol proxy that runs next to Kafka clients.",
-        subcommands: [Run.self, Check.self, Server.self, PrintConfig.self],
+        version: BuildInfo.line,
+        subcommands: [Run.self, Check.self, Server.self, PrintConfig.self, Version.self],
         defaultSubcommand: Run.self
     )
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version and git commit and exit (same as --version).")
+
+    func run() {
+        print(BuildInfo.line)
+    }
 }
 
 struct ConfigOption: ParsableArguments {
@@ -21,9 +30,9 @@ struct ConfigOption: ParsableArguments {
 
 /// Reads and validates a config file; prints compiler-style diagnostics on failure.
 enum ConfigFile {
-    static func load(_ path: String) -> Result<ProxyConfig, ConfigErrors> {
+    static func load(_ path: String) -> Result<LoadedConfig, ConfigErrors> {
         do {
-            return .success(try ConfigLoader.load(path: path))
+            return .success(try ConfigLoader.loadWithDigest(path: path))
         } catch {
             return .failure(error)
         }
@@ -63,7 +72,7 @@ struct Run: ParsableCommand {
     var shutdownTimeout: Int = 10
 
     func run() throws {
-        let config: ProxyConfig
+        let config: LoadedConfig
         switch ConfigFile.load(options.config) {
         case .success(let loaded): config = loaded
         case .failure(let errors):
@@ -71,9 +80,9 @@ struct Run: ParsableCommand {
             throw ExitCode(1)
         }
         let path = options.config
-        try ProxyLauncher.run(config: config, shutdownTimeout: shutdownTimeout,
-                              reload: ProxyLauncher.ReloadSource(path: path) { () throws(ConfigErrors) -> ProxyConfig in
-                                  try ConfigLoader.load(path: path)
+        try ProxyLauncher.run(config: config.config, digest: config.digest, shutdownTimeout: shutdownTimeout,
+                              reload: ProxyLauncher.ReloadSource(path: path) { () throws(ConfigErrors) -> LoadedConfig in
+                                  try ConfigLoader.loadWithDigest(path: path)
                               })
     }
 }

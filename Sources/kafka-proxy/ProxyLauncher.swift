@@ -18,16 +18,17 @@ enum ProxyLauncher {
     /// it into a config (the file alone, or the file with flags applied).
     struct ReloadSource: Sendable {
         var path: String
-        var load: @Sendable () throws(ConfigErrors) -> ProxyConfig
+        var load: @Sendable () throws(ConfigErrors) -> LoadedConfig
 
-        init(path: String, load: @escaping @Sendable () throws(ConfigErrors) -> ProxyConfig) {
+        init(path: String, load: @escaping @Sendable () throws(ConfigErrors) -> LoadedConfig) {
             self.path = path
             self.load = load
         }
     }
 
     /// `reload` nil: no config file, nothing to watch; SIGHUP only logs that.
-    static func run(config: ProxyConfig, shutdownTimeout: Int, reload: ReloadSource?) throws {
+    /// `digest`: of the file the config came from; nil without a file.
+    static func run(config: ProxyConfig, digest: ConfigDigest?, shutdownTimeout: Int, reload: ReloadSource?) throws {
         MallocArenas.limit()
         let logSettings = LogSettings(config.logging)
         LoggingSystem.bootstrap { label in ReloadableLogHandler(label: label, settings: logSettings) }
@@ -35,9 +36,10 @@ enum ProxyLauncher {
         let registry = PrometheusCollectorRegistry()
         // SASL (issue 5): config advisories, libsasl2 and the GSSAPI keytab, before the loops run.
         SASLStartup.prepare(config, logger: logger)
+        logger.info("\(BuildInfo.line)")
         let server: ProxyServer
         do {
-            server = try ProxyServer(config: config, logger: logger, registry: registry,
+            server = try ProxyServer(config: config, digest: digest, logger: logger, registry: registry,
                                      onLoggingChange: { logSettings.apply($0) })
             try server.start()
         } catch {

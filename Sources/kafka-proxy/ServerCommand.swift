@@ -29,18 +29,20 @@ struct Server: ParsableCommand {
             print(Self.helpMessage())
             return
         }
-        let config = try EffectiveConfig.resolve(flags, command: "kafka-proxy server")
+        let (config, digest) = try EffectiveConfig.resolveWithDigest(flags, command: "kafka-proxy server")
         if flags.printConfig {
             print(EffectiveConfig.printed(config, flags: flags), terminator: "")
             return
         }
         var reload: ProxyLauncher.ReloadSource?
         if let path = flags.configPath {
-            reload = ProxyLauncher.ReloadSource(path: path) { () throws(ConfigErrors) -> ProxyConfig in
-                try flags.config(base: try ConfigLoader.load(path: path))
+            // The digest stays the file's: the flags are the same for every pod of a Deployment.
+            reload = ProxyLauncher.ReloadSource(path: path) { () throws(ConfigErrors) -> LoadedConfig in
+                let file = try ConfigLoader.loadWithDigest(path: path)
+                return LoadedConfig(config: try flags.config(base: file.config), digest: file.digest)
             }
         }
-        try ProxyLauncher.run(config: config, shutdownTimeout: flags.shutdownTimeout ?? 10, reload: reload)
+        try ProxyLauncher.run(config: config, digest: digest, shutdownTimeout: flags.shutdownTimeout ?? 10, reload: reload)
     }
 }
 
@@ -82,7 +84,12 @@ enum EffectiveConfig {
     }
 
     static func resolve(_ flags: LegacyFlags, command: String) throws -> ProxyConfig {
-        var base: ProxyConfig?
+        try resolveWithDigest(flags, command: command).config
+    }
+
+    /// The effective config, and the digest of its file (nil without `--config`).
+    static func resolveWithDigest(_ flags: LegacyFlags, command: String) throws -> (config: ProxyConfig, digest: ConfigDigest?) {
+        var base: LoadedConfig?
         if let path = flags.configPath {
             switch ConfigFile.load(path) {
             case .success(let loaded): base = loaded
@@ -92,7 +99,7 @@ enum EffectiveConfig {
             }
         }
         do {
-            return try flags.config(base: base)
+            return (try flags.config(base: base?.config), base?.digest)
         } catch {
             report(error, command: command)
             throw ExitCode(1)

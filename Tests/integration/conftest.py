@@ -227,19 +227,20 @@ class Tansu(Cluster):
     supports_create_topics = True
     supports_time_lookup = True
 
-    def __init__(self, log_path, port=None):
+    def __init__(self, log_path, port=None, host=HOST):
         super().__init__()
+        self.host = host
         self.port = port or free_port()
-        self.bootstrap = "%s:%d" % (HOST, self.port)
+        self.bootstrap = "%s:%d" % (host, self.port)
         self.node_ids = [111]
         self.log_path = str(log_path)
-        url = "tcp://%s:%d" % (HOST, self.port)
+        url = "tcp://%s:%d" % (host, self.port)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [tansu_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/", "--cluster-id", "it-%d" % self.port],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        if not wait_port(HOST, self.port, 15) or not self._answers():
+        if not wait_port(host, self.port, 15) or not self._answers():
             self.stop()
             pytest.fail("tansu did not come up on %s:\n%s" % (self.bootstrap, _tail(self.log_path)))
 
@@ -250,7 +251,7 @@ class Tansu(Cluster):
             if self.proc.poll() is not None:
                 return False
             with contextlib.suppress(Exception):
-                api_versions(HOST, self.port)
+                api_versions(self.host, self.port)
                 return True
             time.sleep(0.1)
         return False

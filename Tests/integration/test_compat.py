@@ -2,6 +2,7 @@
 `--config` underneath them with hot reload, and `print-config` with secrets redacted.
 docs/kafka-proxy-compatibility.md lists every flag."""
 
+import hashlib
 import json
 import os
 import signal
@@ -142,15 +143,23 @@ def test_config_file_under_flags_hot_reloads_with_the_flags_reapplied(tansu, ser
     before = s.status()
     assert before["clusters"][0]["bootstrapServers"] == [tansu.bootstrap]
 
+    assert before["configDigest"] == hashlib.sha256((template % 100).encode()).hexdigest(), before
     config.write_text(template % 200)
+    # Wait for everything asserted below, not just the first sign of the reload: the generation, the
+    # reload record and the digest of the new file (one snapshot in the proxy; the test must not
+    # depend on that to pass, only to pass quickly).
+    digest = hashlib.sha256((template % 200).encode()).hexdigest()
     deadline = time.time() + 10
     after = before
     while time.time() < deadline:
         after = s.status()
-        if after["configGeneration"] > before["configGeneration"]:
+        if (after["configGeneration"] > before["configGeneration"] and after["lastReload"] is not None
+                and after["configDigest"] == digest):
             break
         time.sleep(0.1)
     assert after["configGeneration"] > before["configGeneration"], after
+    assert after["lastReload"] is not None, after
+    assert after["configDigest"] == digest, after
     assert after["lastReload"]["result"] == "success", after["lastReload"]
     # The flags were applied to the reloaded file too: still the real broker, still the flag's port.
     assert after["clusters"][0]["bootstrapServers"] == [tansu.bootstrap]

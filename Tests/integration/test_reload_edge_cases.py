@@ -6,7 +6,9 @@ effect is visible in /status and in where records produced through the proxy lan
 directly from each broker).
 """
 
+import hashlib
 import socket
+import threading
 import time
 
 import pytest
@@ -88,6 +90,13 @@ def test_invalid_edits_keep_running_config(pair, failover_proxy, failover_report
             assert last.get("error"), "%s: /status lastReload has no reason: %s" % (name, last)
             if hint:
                 assert hint in last["error"], "%s: reason %r does not mention %r" % (name, last["error"], hint)
+            if name == "unknown key":
+                # The log shows what `kafka-proxy check` prints: file:line:column, the line, a caret.
+                lines = text.splitlines()
+                row = next(i for i, l in enumerate(lines, 1) if l.startswith("failovr:"))
+                log = p.log_text()
+                assert "%s:%d:1: error: unknown key 'failovr'" % (p.config_path, row) in log, log[-2000:]
+                assert "%5d | failovr:" % row in log, log[-2000:]
             assert after["err"] == before["err"] + 1, "%s: one edit counted %d times as an error reload" % (
                 name, after["err"] - before["err"])
             assert after["gen"] == before["gen"], "%s: configGeneration %s -> %s" % (name, before["gen"], after["gen"])
@@ -110,6 +119,80 @@ def test_invalid_edits_keep_running_config(pair, failover_proxy, failover_report
     finally:
         probe.close()
         failover_report("reload: invalid edits", "\n".join(notes))
+
+
+@pytest.mark.timeout(90)
+def test_status_shows_each_reload_whole(pair, failover_proxy, failover_report):
+    """/status read as fast as it answers while reloads switch back and forth: every answer pairs the
+    generation with that generation's file digest, its reload record and its switch, never half of a
+    reload (a fresh clone once saw a new configGeneration with lastReload null)."""
+    p = failover_proxy(pair, active="primary", failover=FAILOVER, layout="plain")
+    def file_digest():
+        with open(p.config_path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    digests = [file_digest()]
+    actives = ["primary"]
+    seen = []
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            st = p.status_or_none()
+            if st:
+                seen.append(st)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        for i in range(8):
+            active = "dr" if i % 2 == 0 else "primary"
+            p.switch(active, how="rename")              # atomic: no reader sees a half-written file
+            digests.append(file_digest())
+            actives.append(active)
+            wait_until(lambda: (p.status_or_none() or {}).get("configDigest") == digests[-1], RELOAD_TIMEOUT,
+                       "reload %d applied" % (i + 1), interval=0.02, detail=p.describe)
+    finally:
+        stop.set()
+        poller.join(5)
+    problems = []
+    for st in seen:
+        gen = st["configGeneration"]
+        if not 1 <= gen <= len(digests):
+            problems.append("generation %s out of range" % gen)
+            continue
+        if st["configDigest"] != digests[gen - 1]:
+            problems.append("generation %d with the digest of another file: %s" % (gen, st["configDigest"]))
+        if st["activeCluster"] != actives[gen - 1]:
+            problems.append("generation %d with activeCluster %s" % (gen, st["activeCluster"]))
+        if gen > 1:
+            last, switch = st["lastReload"], st["failover"]["lastSwitch"]
+            if not last or last.get("result") != "success":
+                problems.append("generation %d with lastReload %s" % (gen, last))
+            if not switch or switch.get("to") != st["activeCluster"]:
+                problems.append("generation %d, active %s, with lastSwitch %s" % (gen, st["activeCluster"], switch))
+    failover_report("reload: /status snapshots", "%d answers read during 8 reloads" % len(seen))
+    assert len(seen) > 20, "the poller read only %d answers" % len(seen)
+    assert not problems, "%d of %d answers showed part of a reload: %s" % (len(problems), len(seen), problems[:5])
+
+
+@pytest.mark.timeout(60)
+def test_comment_only_edit_changes_only_the_digest(pair, failover_proxy, failover_report):
+    """Pods compare digests, and a pod started after a comment-only edit reads the new bytes: a running
+    pod must take the new digest too, with nothing else to apply (same generation, no reload counted)."""
+    p = failover_proxy(pair, active="primary", failover=FAILOVER, layout="plain")
+    before = state(p)
+    with open(p.config_path, "rb") as f:
+        text = f.read().decode()
+    p.write_config(text + "# reviewed, nothing changed\n", how="rename", note="comment only")
+    digest = hashlib.sha256((text + "# reviewed, nothing changed\n").encode()).hexdigest()
+    wait_until(lambda: (p.status_or_none() or {}).get("configDigest") == digest, RELOAD_TIMEOUT,
+               "the new digest in /status", interval=0.05, detail=p.describe)
+    after = state(p)
+    assert after["gen"] == before["gen"], "configGeneration %s -> %s" % (before["gen"], after["gen"])
+    assert (after["ok"], after["err"]) == (before["ok"], before["err"]), (before, after)
+    info = [l for l in p.metrics().splitlines() if l.startswith("kafka_proxy_config_info")]
+    assert info == ['kafka_proxy_config_info{digest="%s",active_cluster="primary"} 1.0' % digest], info
+    assert "no setting changed; digest %s" % digest in p.log_text()
 
 
 @pytest.mark.timeout(90)

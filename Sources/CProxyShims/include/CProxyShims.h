@@ -25,6 +25,9 @@ int CProxyShims_epoll_remove(int epfd, int fd);
 /// epoll_wait without blocking; fills `tokens` with up to `max` ready tokens, returns the count.
 int CProxyShims_epoll_poll(int epfd, unsigned long long *tokens, int max);
 
+/// The git commit the binary was built from (scripts/build-release), or "unknown".
+const char *CProxyShims_build_commit(void);
+
 /// OpenSSL macro shims (struct tags only; no OpenSSL headers).
 #include "CProxyShimsTLS.h"
 

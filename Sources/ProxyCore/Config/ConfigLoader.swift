@@ -32,19 +32,29 @@ public enum ConfigLoader {
 
     /// Reads `path` (the only I/O in ProxyCore) and parses it; errors render with `path` as the file name.
     public static func load(path: String) throws(ConfigErrors) -> ProxyConfig {
-        let source = try read(path)
-        return try parse(yaml: source, fileName: path)
+        try loadWithDigest(path: path).config
+    }
+
+    /// As `load(path:)`, with the SHA-256 of the bytes read, so that the config a process runs can
+    /// be compared across processes that each read their own copy of the file.
+    public static func loadWithDigest(path: String) throws(ConfigErrors) -> LoadedConfig {
+        let bytes = try readBytes(path)
+        guard let source = String(validating: bytes, as: UTF8.self) else {
+            throw unreadable(path, "the file is not valid UTF-8")
+        }
+        return LoadedConfig(config: try parse(yaml: source, fileName: path), digest: ConfigDigest(of: bytes))
     }
 
     /// Larger than any real config; a bigger file is a mistake (a log, a binary), not a config.
     static let maxFileBytes = 16 << 20
 
-    static func read(_ path: String) throws(ConfigErrors) -> String {
-        func fail(_ reason: String) -> ConfigErrors {
-            ConfigErrors([ConfigError(code: .unreadableFile, path: "",
-                                      message: "cannot read config file '\(path)': \(reason)")],
-                         source: nil, fileName: path)
-        }
+    private static func unreadable(_ path: String, _ reason: String) -> ConfigErrors {
+        ConfigErrors([ConfigError(code: .unreadableFile, path: "", message: "cannot read config file '\(path)': \(reason)")],
+                     source: nil, fileName: path)
+    }
+
+    static func readBytes(_ path: String) throws(ConfigErrors) -> [UInt8] {
+        func fail(_ reason: String) -> ConfigErrors { unreadable(path, reason) }
         func failErrno(_ code: Int32) -> ConfigErrors {
             switch code {
             case ENOENT: return fail("no such file")
@@ -71,9 +81,26 @@ public enum ConfigLoader {
             bytes += chunk[..<n]
             if bytes.count > maxFileBytes { throw fail("it is larger than \(maxFileBytes >> 20) MiB") }
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw fail("the file is not valid UTF-8")
-        }
-        return text
+        return bytes
+    }
+}
+
+/// The SHA-256 of a config's source, lower-case hex (what `sha256sum` prints for the file).
+public struct ConfigDigest: Sendable, Hashable, CustomStringConvertible {
+    public let hex: String
+
+    public init(of bytes: some Collection<UInt8>) { hex = SHA256.hex(bytes) }
+
+    public var description: String { hex }
+}
+
+/// A validated config and the digest of what it was read from.
+public struct LoadedConfig: Sendable, Equatable {
+    public var config: ProxyConfig
+    public var digest: ConfigDigest
+
+    public init(config: ProxyConfig, digest: ConfigDigest) {
+        self.config = config
+        self.digest = digest
     }
 }

@@ -38,8 +38,11 @@ enum AdminRoutes {
         let running = context.running
         let counts = context.sessions.countsByRoute
         return .object([
+            ("version", .string(BuildInfo.version)),
+            ("commit", .string(BuildInfo.commit)),
             ("activeCluster", .string(running.activeCluster)),
             ("configGeneration", .int(Int64(running.generation))),
+            ("configDigest", .string(running.digest.hex)),
             ("ready", .bool(readiness(server).0)),
             ("connections", .object([
                 ("active", .int(Int64(counts.bootstrap + counts.broker))),
@@ -49,7 +52,7 @@ enum AdminRoutes {
             ])),
             ("clusters", .array(running.config.clusters.map { clusterStatus($0, running: running, server: server) })),
             ("failover", failoverStatus(server, running: running)),
-            ("lastReload", reloadStatus(server.lastReload)),
+            ("lastReload", reloadStatus(running.lastReload)),
             ("listeners", .array(listeners(server, running: running))),
         ])
     }
@@ -87,7 +90,7 @@ enum AdminRoutes {
             ("order", .array(running.config.clusterPreference.map { .string($0) })),
             ("configuredActiveCluster", .string(running.config.activeCluster)),
         ]
-        if let last = server.lastSwitch {
+        if let last = running.lastSwitch {
             fields.append(("lastSwitch", .object([
                 ("from", .string(last.change.from)),
                 ("to", .string(last.change.to)),

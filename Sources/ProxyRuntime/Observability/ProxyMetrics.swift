@@ -37,6 +37,8 @@ final class ProxyMetrics: Sendable {
             "Bytes relayed, by direction"), labels: [("direction", "broker_to_client")])
         upstreamConnectFailures = registry.makeCounter(descriptor: Self.name("upstream_connect_failures", "total",
             "Failed connections to upstream brokers"), labels: [])
+        registry.makeGauge(descriptor: Self.name("build_info", "", "1, labelled with the version and git commit of the binary"),
+                           labels: [("version", BuildInfo.version), ("commit", BuildInfo.commit)]).set(Int64(1))
     }
 
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {

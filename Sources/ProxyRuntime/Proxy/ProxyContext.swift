@@ -9,6 +9,13 @@ struct RunningConfig: Sendable {
     var activeCluster: String
     /// Incremented by every config applied; 1 for the config the process started with.
     var generation: Int
+    /// What the config was read from, comparable across processes (see `ConfigDigest`).
+    var digest: ConfigDigest
+    /// The newest reload attempt, nil before the first. Kept here, with what the reload changed, so
+    /// every reader sees a reload's results together or not at all.
+    var lastReload: ProxyServer.ReloadRecord?
+    /// The newest switch of the active cluster, set with `activeCluster`.
+    var lastSwitch: ProxyServer.SwitchRecord?
 
     var active: ProxyConfig.Cluster { config.cluster(named: activeCluster) ?? config.active }
 
@@ -35,11 +42,12 @@ final class ProxyContext: Sendable {
     let protocolTrace: ProtocolTrace
     private let state: Mutex<RunningConfig>
 
-    init(config: ProxyConfig, logger: Logger, metrics: ProxyMetrics, directory: BrokerDirectory) {
+    init(config: ProxyConfig, digest: ConfigDigest, logger: Logger, metrics: ProxyMetrics, directory: BrokerDirectory) {
         self.logger = logger
         self.metrics = metrics
         self.directory = directory
-        state = Mutex(RunningConfig(config: config, activeCluster: config.activeCluster, generation: 1))
+        state = Mutex(RunningConfig(config: config, activeCluster: config.activeCluster, generation: 1,
+                                    digest: digest, lastReload: nil, lastSwitch: nil))
         rewriter = ResponseRewriter(advertisedHost: config.listener.advertisedHost)
         sessions = SessionRegistry()
         tls = TLSMaterials(logger: logger)

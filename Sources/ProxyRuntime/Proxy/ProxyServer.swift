@@ -39,8 +39,6 @@ public final class ProxyServer: Sendable {
         var stopping = false
         var probes: [String: ClusterProbe] = [:]
         var controller: FailoverController
-        var lastReload: ReloadRecord?
-        var lastSwitch: SwitchRecord?
     }
 
     let context: ProxyContext
@@ -54,7 +52,8 @@ public final class ProxyServer: Sendable {
     private let rejectLog = Mutex<UInt64>(0)
     private let onLoggingChange: @Sendable (ProxyConfig.Logging) -> Void
 
-    public init(config: ProxyConfig, logger: Logger, registry: PrometheusCollectorRegistry,
+    /// `digest`: of the file `config` was read from; without a file, of the config's YAML rendering.
+    public init(config: ProxyConfig, digest: ConfigDigest? = nil, logger: Logger, registry: PrometheusCollectorRegistry,
                 loops: Int = ProcessInfoShim.activeProcessorCount,
                 onLoggingChange: @escaping @Sendable (ProxyConfig.Logging) -> Void = { _ in }) throws(StartError) {
         let metrics = ProxyMetrics(registry: registry)
@@ -87,7 +86,8 @@ public final class ProxyServer: Sendable {
                 return listener
             },
             onListenerFailure: { error in logger.warning("\(error); trying the next port of listener.brokerPorts") })
-        context = ProxyContext(config: config, logger: logger, metrics: metrics, directory: directory)
+        context = ProxyContext(config: config, digest: digest ?? ConfigDigest(of: ConfigPrinter.yaml(config).utf8),
+                               logger: logger, metrics: metrics, directory: directory)
         admitBox.admit = { [weak self] fd, peer, route in self?.admit(fd: fd, peer: peer, route: route) }
         let sessions = context.sessions
         directory.onNewBroker { cluster, port in
@@ -130,6 +130,7 @@ public final class ProxyServer: Sendable {
         logger.info("listening for clients on \(address), cluster \(config.activeCluster) at \(config.active.bootstrapServers.map(\.description).joined(separator: ","))")
         logger.info("admin endpoint on http://\(config.admin.listen)")
         failoverMetrics.setActive(config.activeCluster, among: config.clusters.map(\.name))
+        failoverMetrics.setConfigInfo(digest: context.running.digest, activeCluster: config.activeCluster)
         controlQueue.async { [self] in reconcileProbes(config) }
     }
 
@@ -200,35 +201,50 @@ public final class ProxyServer: Sendable {
 
     /// Reads and validates the file, then applies it; a broken file is reported and changes nothing.
     public func reload(path: String, trigger: String) {
-        reload(trigger: trigger) { () throws(ConfigErrors) -> ProxyConfig in try ConfigLoader.load(path: path) }
+        reload(trigger: trigger) { () throws(ConfigErrors) -> LoadedConfig in try ConfigLoader.loadWithDigest(path: path) }
     }
 
     /// As `reload(path:trigger:)` with the config produced by `load` (e.g. the file with
     /// `kafka-proxy server` flags applied on top); a thrown error is reported and changes nothing.
-    public func reload(trigger: String, load: @escaping @Sendable () throws(ConfigErrors) -> ProxyConfig) {
+    public func reload(trigger: String, load: @escaping @Sendable () throws(ConfigErrors) -> LoadedConfig) {
         controlQueue.async { [self] in
             guard !state.withLock({ $0.stopping }) else { return }
-            let loaded: ProxyConfig
+            let loaded: LoadedConfig
             do throws(ConfigErrors) {
                 loaded = try load()
             } catch {
                 let reason = error.errors.map(\.description).joined(separator: "; ")
-                context.logger.warning("config reload (\(trigger)) rejected, keeping the running config: \(reason)")
-                failoverMetrics.reloads(ok: false)
-                state.withLock {
-                    $0.lastReload = ReloadRecord(ok: false, error: reason, restartRequired: [], atUnixSeconds: Self.unixNow())
-                }
+                rejected(trigger: trigger, reason: reason, report: error.description)
                 return
             }
             apply(loaded, trigger: trigger)
         }
     }
 
+    /// On `controlQueue`. `report`: what `kafka-proxy check` would print for the file.
+    private func rejected(trigger: String, reason: String, report: String) {
+        context.update {
+            $0.lastReload = ReloadRecord(ok: false, error: reason, restartRequired: [], atUnixSeconds: Self.unixNow())
+        }
+        failoverMetrics.reloads(ok: false)
+        var report = report
+        while report.last == "\n" { report.removeLast() }
+        context.logger.warning("config reload (\(trigger)) rejected, keeping the running config:\n\(report)")
+    }
+
     /// On `controlQueue`.
-    private func apply(_ loaded: ProxyConfig, trigger: String) {
+    private func apply(_ source: LoadedConfig, trigger: String) {
+        let loaded = source.config
         let old = context.running
         guard loaded != old.config else {
-            context.logger.debug("config reload (\(trigger)): nothing changed")
+            if source.digest != old.digest {
+                // Comments or formatting only: nothing to apply, but the fleet compares digests.
+                context.update { $0.digest = source.digest }
+                failoverMetrics.setConfigInfo(digest: source.digest, activeCluster: old.activeCluster)
+                context.logger.info("config reload (\(trigger)): no setting changed; digest \(source.digest)")
+            } else {
+                context.logger.debug("config reload (\(trigger)): nothing changed")
+            }
             return
         }
         var effective = loaded
@@ -248,29 +264,29 @@ public final class ProxyServer: Sendable {
         do {
             try context.tls.apply(effective)
         } catch {
-            context.logger.warning("config reload (\(trigger)) rejected, keeping the running config: \(error)")
-            failoverMetrics.reloads(ok: false)
-            state.withLock {
-                $0.lastReload = ReloadRecord(ok: false, error: "\(error)", restartRequired: [], atUnixSeconds: Self.unixNow())
-            }
+            rejected(trigger: trigger, reason: "\(error)", report: "\(error)")
             return
         }
         if !restartRequired.isEmpty {
             context.logger.warning("config reload: changes to \(restartRequired.joined(separator: ", ")) need a restart and are ignored until then")
         }
         let change = state.withLock { $0.controller.configApplied(effective) }
-        var generation = 0
+        let record = ReloadRecord(ok: true, error: nil, restartRequired: restartRequired, atUnixSeconds: Self.unixNow())
+        var applied = old
         context.update { running in
             running.config = effective
             running.generation += 1
-            if let change { running.activeCluster = change.to }
-            generation = running.generation
+            running.digest = source.digest
+            running.lastReload = record
+            if let change {
+                running.activeCluster = change.to
+                running.lastSwitch = SwitchRecord(change: change, atUnixSeconds: record.atUnixSeconds)
+            }
+            applied = running
         }
-        context.logger.info("config reload (\(trigger)) applied: generation \(generation)")
+        failoverMetrics.setConfigInfo(digest: applied.digest, activeCluster: applied.activeCluster)
+        context.logger.info("config reload (\(trigger)) applied: generation \(applied.generation), digest \(applied.digest)")
         failoverMetrics.reloads(ok: true)
-        state.withLock {
-            $0.lastReload = ReloadRecord(ok: true, error: nil, restartRequired: restartRequired, atUnixSeconds: Self.unixNow())
-        }
         if effective.logging != old.config.logging { onLoggingChange(effective.logging) }
         context.protocolTrace.apply(effective.logging)
         reconcileProbes(effective)
@@ -337,19 +353,22 @@ public final class ProxyServer: Sendable {
             }
         }
         if let change {
-            context.update { $0.activeCluster = change.to }
+            context.update {
+                $0.activeCluster = change.to
+                $0.lastSwitch = SwitchRecord(change: change, atUnixSeconds: Self.unixNow())
+            }
             perform(change)
         }
     }
 
-    /// On `controlQueue`, after the running config names the new cluster: new connections already
-    /// go there; existing ones drain (no new requests, in-flight responses delivered, then closed)
-    /// and their clients reconnect through the same ports.
+    /// On `controlQueue`, after the running config names the new cluster and records the switch (one
+    /// update): new connections already go there; existing ones drain (no new requests, in-flight
+    /// responses delivered, then closed) and their clients reconnect through the same ports.
     private func perform(_ change: FailoverController.Switch) {
         let running = context.running
         context.logger.warning("switching active cluster from \(change.from) to \(change.to) (reason: \(change.reason.rawValue))")
         failoverMetrics.switched(change, clusters: running.config.clusters.map(\.name))
-        state.withLock { $0.lastSwitch = SwitchRecord(change: change, atUnixSeconds: Self.unixNow()) }
+        failoverMetrics.setConfigInfo(digest: running.digest, activeCluster: change.to)
         context.groups.switched(to: change.to)
         drainSessions(where: { $0.cluster != change.to }, timeoutSeconds: running.config.failover.drainTimeoutSeconds)
     }
@@ -400,8 +419,6 @@ public final class ProxyServer: Sendable {
         state.withLock { $0.probes[cluster] }?.latest
     }
 
-    var lastReload: ReloadRecord? { state.withLock { $0.lastReload } }
-    var lastSwitch: SwitchRecord? { state.withLock { $0.lastSwitch } }
 
     static func unixNow() -> Int {
         var now = timespec()
