@@ -65,7 +65,7 @@ enum Recorded: Equatable {
         case .resumeBroker: self = .resumeBroker
         case .schedule(let d): self = .schedule(d)
         case .requestSeen(let r): self = .requestSeen(r.correlationId)
-        case .responseSeen(let r, _, _): self = .responseSeen(r.correlationId)
+        case .responseSeen(let r, _, _, _): self = .responseSeen(r.correlationId)
         case .memberJoining(let c): self = .memberJoining(c)
         case .memberRejoined(let c): self = .memberRejoined(c)
         case .producerIdIssued(let p): self = .producerIdIssued(p)

@@ -27,13 +27,13 @@ final class ConnectionMachineTests: XCTestCase {
         d.machine.resolved(["a:9092"], lastError: "")
         d.machine.connectFailed("a:9092: connection refused")
         let actions = d.drain()
-        XCTAssertEqual(actions.closeReason, .upstreamUnreachable(route: "bootstrap", detail: "a:9092: connection refused"))
+        XCTAssertEqual(actions.closeReason, .upstreamUnreachable(route: "bootstrap", detail: "a:9092: connection refused", dialled: true))
         XCTAssertEqual(actions.closeReason?.metricLabel, "upstream_unreachable")
 
         var none = MachineDriver()
         none.machine.start(nowNanos: none.now)
         none.machine.resolved([], lastError: "no such host")
-        XCTAssertEqual(none.drain().closeReason, .upstreamUnreachable(route: "bootstrap", detail: "no such host"))
+        XCTAssertEqual(none.drain().closeReason, .upstreamUnreachable(route: "bootstrap", detail: "no such host", dialled: false))
     }
 
     func testConnectTimeout() {
@@ -93,9 +93,12 @@ final class ConnectionMachineTests: XCTestCase {
         t.machine.connected(nowNanos: t.now)
         _ = t.drain()
         t.advance(seconds: 10)
-        let timedOut = t.timer()
+        t.machine.timerFired(nowNanos: t.now, stallHint: " (waiting for the KDC)")
+        let timedOut = t.drain()
         XCTAssertEqual(timedOut.first, .loginFailed("timeout"))
-        XCTAssertEqual(timedOut.closeReason, .loginTimeout(mechanism: "GSSAPI", cluster: "primary", upstream: "a:9092", seconds: 10))
+        XCTAssertEqual(timedOut.closeReason, .loginTimeout(mechanism: "GSSAPI", cluster: "primary", upstream: "a:9092",
+                                                          seconds: 10, waiting: " (waiting for the KDC)"))
+        XCTAssertEqual(timedOut.closeReason?.metricLabel, "sasl_timeout")
         // A step that comes back after the close is dropped.
         t.machine.loginSucceeded(sessionLifetimeMs: 0, nowNanos: t.now)
         XCTAssertEqual(t.drain(), [])

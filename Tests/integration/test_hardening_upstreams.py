@@ -49,7 +49,9 @@ class Switchable:
             if mode == "silent":                   # accepts, reads, never answers
                 continue
             if mode == "garbage":
-                c.sendall(os.urandom(3) + b"\xff" + os.urandom(200))
+                # A size no response can have (negative, or over 2 GB): random sizes below the limit
+                # would leave the proxy waiting for a frame that never completes.
+                c.sendall(bytes([0x7f | (os.urandom(1)[0] & 0x80)]) + os.urandom(2) + b"\xff" + os.urandom(200))
                 continue
             if mode == "wrong_correlation":
                 body = struct.pack(">ih", cid + 1000, 0) + struct.pack(">i", 0)

@@ -48,7 +48,7 @@ public enum ConfigLoader {
     /// Larger than any real config; a bigger file is a mistake (a log, a binary), not a config.
     static let maxFileBytes = 16 << 20
 
-    private static func unreadable(_ path: String, _ reason: String) -> ConfigErrors {
+    static func unreadable(_ path: String, _ reason: String) -> ConfigErrors {
         ConfigErrors([ConfigError(code: .unreadableFile, path: "", message: "cannot read config file '\(path)': \(reason)")],
                      source: nil, fileName: path)
     }

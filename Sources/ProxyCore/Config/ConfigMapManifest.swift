@@ -107,7 +107,10 @@ extension ConfigLoader {
     /// `data.kafka-proxy.yaml` entry (errors point at the manifest's lines). For `check`: the
     /// proxy itself reads the mounted file, never a manifest.
     public static func loadConfigOrManifest(path: String) throws(ConfigErrors) -> (ProxyConfig, ConfigMapManifest?) {
-        let source = try read(path)
+        let bytes = try readBytes(path)
+        guard let source = String(validating: bytes, as: UTF8.self) else {
+            throw unreadable(path, "the file is not valid UTF-8")
+        }
         guard let manifest = try ConfigMapManifest.recognise(source, fileName: path) else {
             return (try parse(yaml: source, fileName: path), nil)
         }

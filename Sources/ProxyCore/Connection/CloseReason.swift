@@ -30,9 +30,11 @@ public enum CloseReason: Sendable, Equatable {
     case idle(seconds: Int)
 
     // Errors.
-    case upstreamUnreachable(route: String, detail: String)
+    /// Nothing resolved (`dialled` false), or every address refused.
+    case upstreamUnreachable(route: String, detail: String, dialled: Bool)
     case connectTimeout(route: String, upstream: String, seconds: Int, hint: String)
-    case loginTimeout(mechanism: String, cluster: String, upstream: String, seconds: Int)
+    /// `waiting`: what the login waited for when time ran out (" (waiting ... for ...)").
+    case loginTimeout(mechanism: String, cluster: String, upstream: String, seconds: Int, waiting: String)
     case loginFailed(reauthentication: Bool, mechanism: String, cluster: String, upstream: String, detail: String)
     case brokerTimeout(upstream: String, seconds: Int, outstanding: Int, oldest: InflightRequest)
     case drainTimeout(outstanding: Int)
@@ -71,6 +73,19 @@ public enum CloseReason: Sendable, Equatable {
         }
     }
 
+    /// Endings that repeat while a cluster is broken (every client retries): the key under which
+    /// repeats are counted instead of logged one by one. nil for endings that are logged each time.
+    public var repeatKey: String? {
+        switch self {
+        case .upstreamUnreachable: return "upstream unreachable"
+        case .connectTimeout: return "upstream connect timeout"
+        case .loginTimeout: return "SASL login timed out"
+        case .loginFailed(let reauthentication, _, _, _, _):
+            return reauthentication ? "SASL re-authentication failed" : "SASL login failed"
+        default: return nil
+        }
+    }
+
     public var severity: CloseSeverity {
         switch self {
         case .drained, .clientClosed, .requestsFlushed, .clientLeftDuringLogin, .disconnected, .brokerClosedIdle,
@@ -101,11 +116,12 @@ public enum CloseReason: Sendable, Equatable {
             return "group member rejoined on \(cluster): closing so it fetches from its new positions"
         case .refusedClientSASL: return "closed after refusing the client's SaslAuthenticate"
         case .idle(let seconds): return "idle for \(seconds)s, closing"
-        case .upstreamUnreachable(let route, let detail): return "cannot reach \(route): \(detail)"
+        case .upstreamUnreachable(let route, let detail, let dialled):
+            return dialled ? "cannot connect to \(route): \(detail)" : "cannot reach \(route): \(detail)"
         case .connectTimeout(let route, let upstream, let seconds, let hint):
             return "connecting to \(route) (\(upstream)) timed out after \(seconds)s\(hint)"
-        case .loginTimeout(let mechanism, let cluster, let upstream, let seconds):
-            return "SASL \(mechanism) login to cluster \(cluster) broker \(upstream) got no answer within \(seconds)s"
+        case .loginTimeout(let mechanism, let cluster, let upstream, let seconds, let waiting):
+            return "SASL \(mechanism) login to cluster \(cluster) broker \(upstream) did not finish within \(seconds)s\(waiting); closing the client connection"
         case .loginFailed(let reauthentication, let mechanism, let cluster, let upstream, let detail):
             let what = reauthentication ? "re-authentication" : "login"
             return "SASL \(what) to cluster \(cluster) broker \(upstream) failed, closing the client connection: \(detail)"

@@ -43,8 +43,9 @@ public enum ConnectionAction {
 
     /// A request went to the broker (metrics, tracing).
     case requestSeen(ObservedRequest)
-    /// A response was matched to its request; `latencyNanos` since the request was seen.
-    case responseSeen(InflightRequest, frameBytes: Int, latencyNanos: UInt64)
+    /// A response was matched to its request; `latencyNanos` since the request was seen;
+    /// `payload` when the machine collected it whole (nil for a streamed response).
+    case responseSeen(InflightRequest, frameBytes: Int, latencyNanos: UInt64, payload: [UInt8]?)
     /// A JoinGroup from this client id went to the broker.
     case memberJoining(clientId: String)
     /// SyncGroup succeeded: the member has its assignment on this cluster.

@@ -10,6 +10,8 @@ extension ConnectionMachine {
         }
         lastActivity = nowNanos
         var index = 0
+        // A collected response is reported with its payload, which comes with the next event.
+        var collected: (InflightRequest, Int)?
         do throws(ProxyStreamError) {
             while let event = try responses.next(chunk, &index, inflight: &inflight,
                                                  rewrites: Self.collectsResponse, strays: strays) {
@@ -19,8 +21,18 @@ extension ConnectionMachine {
                 case .forwardPrefix(let prefix):
                     actions.append(.sendToClient(.prefix(prefix)))
                 case .response(let request, let frameBytes):
-                    actions.append(.responseSeen(request, frameBytes: frameBytes, latencyNanos: nowNanos &- request.startNanos))
+                    if Self.collectsResponse(request) {
+                        collected = (request, frameBytes)
+                    } else {
+                        actions.append(.responseSeen(request, frameBytes: frameBytes,
+                                                     latencyNanos: nowNanos &- request.startNanos, payload: nil))
+                    }
                 case .rewrite(let request, let payload):
+                    if let (seen, frameBytes) = collected {
+                        actions.append(.responseSeen(seen, frameBytes: frameBytes,
+                                                     latencyNanos: nowNanos &- seen.startNanos, payload: payload))
+                    }
+                    collected = nil
                     try rewriteResponse(request, payload)
                 case .proxyResponse(let request, let payload):
                     try proxyResponse(request, payload, nowNanos: nowNanos)

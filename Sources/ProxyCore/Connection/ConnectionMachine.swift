@@ -144,7 +144,7 @@ public struct ConnectionMachine {
         targets = names
         target = -1
         guard !names.isEmpty else {
-            close(.upstreamUnreachable(route: settings.route, detail: lastError))
+            close(.upstreamUnreachable(route: settings.route, detail: lastError, dialled: false))
             return
         }
         state = .connecting
@@ -155,7 +155,7 @@ public struct ConnectionMachine {
         target += 1
         guard target < targets.count else {
             target = targets.count - 1
-            close(.upstreamUnreachable(route: settings.route, detail: lastConnectError))
+            close(.upstreamUnreachable(route: settings.route, detail: lastConnectError, dialled: true))
             return
         }
         actions.append(.dial(target: target))
@@ -305,7 +305,8 @@ public struct ConnectionMachine {
 
     // MARK: time
 
-    /// `stallHint`: what the executor knows about a connect that hangs (a TLS handshake with no answer).
+    /// `stallHint`: what the executor knows about a connect or login that hangs (a TLS handshake
+    /// with no answer, what the login waits for).
     public mutating func timerFired(nowNanos: UInt64, stallHint: String = "") {
         switch state {
         case .idle, .closed:
@@ -316,7 +317,7 @@ public struct ConnectionMachine {
         case .authenticating:
             actions.append(.loginFailed(reason: "timeout"))
             close(.loginTimeout(mechanism: settings.loginMechanism ?? "", cluster: settings.cluster,
-                                upstream: upstreamName, seconds: settings.connectTimeoutSeconds))
+                                upstream: upstreamName, seconds: settings.connectTimeoutSeconds, waiting: stallHint))
         case .relaying(let hold):
             if hold == .groupRejoin, let clientId {
                 if !policy.mustHoldFetch(clientId: clientId) {

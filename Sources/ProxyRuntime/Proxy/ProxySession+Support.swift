@@ -1,0 +1,66 @@
+import KafkaProtocol
+import ProxyTLS
+import Logging
+import ProxyCore
+
+extension CloseSeverity {
+    var level: Logger.Level {
+        switch self {
+        case .debug: .debug
+        case .info: .info
+        case .warning: .warning
+        case .error: .error
+        }
+    }
+}
+
+/// The registries' answers for one connection's cluster.
+struct SharedConnectionPolicy: ConnectionPolicy {
+    let context: ProxyContext
+    let cluster: String
+
+    func mustHoldFetch(clientId: String) -> Bool { context.groups.mustHoldFetch(clientId: clientId, cluster: cluster) }
+    func needsTranslation(producerId: Int64) -> Bool { context.producerIds.needsTranslation(producerId, on: cluster) }
+}
+
+extension ProxyContext {
+    /// A collected response with its broker addresses rewritten to this proxy's ports, as a frame.
+    func rewrite(_ request: InflightRequest, _ payload: [UInt8], cluster: String,
+                 clearLeaderEpochs: Bool) throws(ProxyStreamError) -> [UInt8] {
+        let rewritten = try rewriter.rewrite(request: request, payload: payload, clearLeaderEpochs: clearLeaderEpochs) {
+            endpoint throws(ProxyStreamError) in
+            do throws(BrokerDirectory.Failure) {
+                return try directory.localPort(cluster: cluster, endpoint: endpoint)
+            } catch {
+                throw ProxyStreamError(.undecodableResponse, error.description)
+            }
+        }
+        return KafkaFrame.framed(rewritten)
+    }
+}
+
+extension ProxyMetrics {
+    /// Counts a connection's ending: its error label, and connect failures once more on their own.
+    func recordClose(_ reason: CloseReason) {
+        if let label = reason.metricLabel { recordError(label) }
+        switch reason {
+        case .upstreamUnreachable, .connectTimeout: upstreamConnectFailures.increment()
+        default: break
+        }
+    }
+}
+
+extension ConnectionMachine.Settings {
+    init(route: Route, cluster: String, context: ProxyContext, limits: ProxyConfig.Limits) {
+        self.init(route: route.description, cluster: cluster, connectTimeoutSeconds: context.connectTimeoutSeconds,
+                  idleTimeoutSeconds: limits.idleTimeoutSeconds, maxRequestBytes: limits.maxRequestBytes,
+                  maxResponseBytes: limits.maxResponseBytes,
+                  loginMechanism: context.config.cluster(named: cluster)?.sasl?.credentials.mechanism.rawValue,
+                  translatesProducers: context.producerIds.mayTranslate(on: cluster) || context.groups.anyPending(on: cluster),
+                  sniffsTLSClientHello: context.tls.listenerUsesTLS ? nil : Self.looksLikeClientHello)
+    }
+
+    @Sendable private static func looksLikeClientHello(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        looksLikeTLSClientHello(bytes)
+    }
+}
