@@ -35,7 +35,9 @@ public enum CloseReason: Sendable, Equatable {
     case connectTimeout(route: String, upstream: String, seconds: Int, hint: String)
     /// `waiting`: what the login waited for when time ran out (" (waiting ... for ...)").
     case loginTimeout(mechanism: String, cluster: String, upstream: String, seconds: Int, waiting: String)
-    case loginFailed(reauthentication: Bool, mechanism: String, cluster: String, upstream: String, detail: String)
+    /// `failure`: the SASL failure's metric reason (`authentication_failed`, ...).
+    case loginFailed(reauthentication: Bool, mechanism: String, cluster: String, upstream: String, failure: String,
+                     detail: String)
     case brokerTimeout(upstream: String, seconds: Int, outstanding: Int, oldest: InflightRequest)
     case drainTimeout(outstanding: Int)
     /// The client closed in the middle of a request.
@@ -80,8 +82,8 @@ public enum CloseReason: Sendable, Equatable {
         case .upstreamUnreachable: return "upstream unreachable"
         case .connectTimeout: return "upstream connect timeout"
         case .loginTimeout: return "SASL login timed out"
-        case .loginFailed(let reauthentication, _, _, _, _):
-            return reauthentication ? "SASL re-authentication failed" : "SASL login failed"
+        case .loginFailed(let reauthentication, _, _, _, let failure, _):
+            return "SASL \(reauthentication ? "re-authentication" : "login") failed (\(failure))"
         default: return nil
         }
     }
@@ -122,7 +124,7 @@ public enum CloseReason: Sendable, Equatable {
             return "connecting to \(route) (\(upstream)) timed out after \(seconds)s\(hint)"
         case .loginTimeout(let mechanism, let cluster, let upstream, let seconds, let waiting):
             return "SASL \(mechanism) login to cluster \(cluster) broker \(upstream) did not finish within \(seconds)s\(waiting); closing the client connection"
-        case .loginFailed(let reauthentication, let mechanism, let cluster, let upstream, let detail):
+        case .loginFailed(let reauthentication, _, let cluster, let upstream, _, let detail):
             let what = reauthentication ? "re-authentication" : "login"
             return "SASL \(what) to cluster \(cluster) broker \(upstream) failed, closing the client connection: \(detail)"
         case .brokerTimeout(let upstream, let seconds, let outstanding, let oldest):

@@ -209,7 +209,7 @@ extension ConnectionMachine {
         loginInProgress = false
         actions.append(.loginFailed(reason: reason))
         close(.loginFailed(reauthentication: reauthenticating, mechanism: settings.loginMechanism ?? "",
-                           cluster: settings.cluster, upstream: upstreamName, detail: detail))
+                           cluster: settings.cluster, upstream: upstreamName, failure: reason, detail: detail))
     }
 
     private mutating func requestProducerId(for producer: ProducerIdTranslator.ClientProducer, nowNanos: UInt64) {
