@@ -11,6 +11,8 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
     "request_header": FuzzTargets.requestHeader,
     "response_rewrite": FuzzTargets.responseRewrite,
     "response_relay": FuzzTargets.responseRelay,
+    "request_relay": FuzzTargets.requestRelay,
+    "response_relay_pull": FuzzTargets.responseRelayPull,
     "produce_batches": FuzzTargets.produceBatches,
     "config_yaml": FuzzTargets.configYAML,
 ]

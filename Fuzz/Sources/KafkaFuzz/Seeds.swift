@@ -15,6 +15,14 @@ enum Seeds {
         all["request_framing"] = framingSeeds()
         all["response_rewrite"] = responseSeeds().map { [$0.api, UInt8($0.version), 1] + $0.payload }
         all["response_relay"] = relaySeeds()
+        // The same streams with the pull targets' extra control byte (decisions; proxy requests and strays).
+        all["request_relay"] = framingSeeds().enumerated().map { i, seed in
+            Array(seed[..<2]) + [UInt8(truncatingIfNeeded: i &* 53)] + seed[2...]
+        }
+        all["response_relay_pull"] = relaySeeds().enumerated().map { i, seed in
+            let at = 1 + 2 * (Int(seed[0]) + 1)
+            return Array(seed[..<at]) + [UInt8(truncatingIfNeeded: 0x24 &+ i &* 29)] + seed[at...]
+        }
         all["produce_batches"] = produceRequests().map { [UInt8]($0.dropFirst(4)) }
         for (target, seeds) in all.sorted(by: { $0.key < $1.key }) {
             let sub = dir + "/" + target

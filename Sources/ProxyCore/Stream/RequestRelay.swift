@@ -44,8 +44,7 @@ public struct RequestRelay: Sendable {
         /// began in `mode`: framing waits for the whole frame, streaming for its header.
         /// `forwarded`: streaming only, the bytes went out with their read (a header straddling
         /// reads), so `queue` holds a copy for parsing; else they are still to be sent.
-        /// `request`: framing only, the header once it could be read.
-        case partial(Mode, forwarded: Bool, request: ObservedRequest?)
+        case partial(Mode, forwarded: Bool)
     }
 
     private enum LastFrame: Sendable {
@@ -62,6 +61,9 @@ public struct RequestRelay: Sendable {
     private var pendingInQueue = false
     /// Set by a `.frame` event, for `holdLastFrame`.
     private var lastFrame: LastFrame?
+    /// Framing, a partial frame: its header once it could be read. (Kept out of `progress`, whose
+    /// size every step of the fast path pays for.)
+    private var partialRequest: ObservedRequest?
 
     /// A request header can hold two int16-length strings (client id, transactional id).
     static let headerLimit = 4 + 8 + 2 * (2 + Int(Int16.max)) + 64
@@ -95,7 +97,40 @@ public struct RequestRelay: Sendable {
     /// passing the next chunk.
     public mutating func next(_ chunk: UnsafeRawBufferPointer, _ index: inout Int) throws(ProxyStreamError) -> RequestEvent? {
         lastFrame = nil
-        if !(pendingInQueue && pending > 0) { queue.compactIfWorthwhile() }
+        // The fast path (streaming, nothing kept), in a small function: the general one below
+        // costs a large stack frame per call, paid per request.
+        if queue.isEmpty && !pendingInQueue {
+            while true {
+                switch progress {
+                case .body(let remaining, let frameBytes):
+                    guard index < chunk.count else { return flushChunk(chunk, upTo: index) }
+                    let n = min(remaining, chunk.count - index)
+                    index += n
+                    pending += n
+                    progress = n == remaining ? .boundary : .body(remaining: remaining - n, frameBytes: frameBytes)
+                    continue
+                case .boundary where mode == .streaming:
+                    guard index < chunk.count else { return flushChunk(chunk, upTo: index) }
+                    let available = UnsafeRawBufferPointer(rebasing: chunk[index...])
+                    guard let request = try Self.parseFrameStart(available, limit: maxFrameBytes) else { break }
+                    let taken = min(request.frameBytes, available.count)
+                    index += taken
+                    pending += taken
+                    progress = taken == request.frameBytes
+                        ? .boundary : .body(remaining: request.frameBytes - taken, frameBytes: request.frameBytes)
+                    return .request(request)
+                default:
+                    break
+                }
+                break
+            }
+        }
+        return try nextInGeneral(chunk, &index)
+    }
+
+    @inline(never)
+    private mutating func nextInGeneral(_ chunk: UnsafeRawBufferPointer, _ index: inout Int) throws(ProxyStreamError) -> RequestEvent? {
+        if queue.readIndex > 0 && !(pendingInQueue && pending > 0) { queue.compactIfWorthwhile() }
         while true {
             switch progress {
             case .body(let remaining, let frameBytes):
@@ -117,17 +152,18 @@ public struct RequestRelay: Sendable {
                     if pending > 0 { return pendingInQueue ? flushQueue() : flushChunk(chunk, upTo: index) }
                     if fromQueue {
                         let available = queue.unread
-                        let request = try parseFrameStart(available)
+                        let request = try Self.parseFrameStart(available, limit: maxFrameBytes)
                         if let request, request.frameBytes <= available.count {
                             let start = queue.readIndex
                             queue.consume(request.frameBytes)
                             lastFrame = .queue(request.frameBytes)
                             return .frame(request, queue.bytes(start..<(start + request.frameBytes)))
                         }
-                        progress = .partial(.framing, forwarded: false, request: request)
+                        partialRequest = request
+                        progress = .partial(.framing, forwarded: false)
                     } else {
                         let available = UnsafeRawBufferPointer(rebasing: chunk[index...])
-                        let request = try parseFrameStart(available)
+                        let request = try Self.parseFrameStart(available, limit: maxFrameBytes)
                         if let request, request.frameBytes <= available.count {
                             index += request.frameBytes
                             lastFrame = .chunk(request.frameBytes)
@@ -136,15 +172,16 @@ public struct RequestRelay: Sendable {
                         // Incomplete, so it all belongs to this frame (a header never reaches past its frame).
                         queue.append(available)
                         index = chunk.count
-                        progress = .partial(.framing, forwarded: false, request: request)
+                        partialRequest = request
+                        progress = .partial(.framing, forwarded: false)
                     }
 
                 case .streaming:
                     if fromQueue {
                         let available = queue.unread
-                        guard let request = try parseFrameStart(available) else {
+                        guard let request = try Self.parseFrameStart(available, limit: maxFrameBytes) else {
                             // Kept bytes ending inside a header: they wait, unsent, for the rest of it.
-                            progress = .partial(.streaming, forwarded: false, request: nil)
+                            progress = .partial(.streaming, forwarded: false)
                             continue
                         }
                         let taken = min(request.frameBytes, available.count)
@@ -156,12 +193,12 @@ public struct RequestRelay: Sendable {
                     }
                     if pendingInQueue && pending > 0 { return flushQueue() }
                     let available = UnsafeRawBufferPointer(rebasing: chunk[index...])
-                    guard let request = try parseFrameStart(available) else {
+                    guard let request = try Self.parseFrameStart(available, limit: maxFrameBytes) else {
                         // The header straddles reads: these bytes pass now, a copy is kept to parse it.
                         queue.append(available)
                         index = chunk.count
                         addPending(available.count, inQueue: false)
-                        progress = .partial(.streaming, forwarded: true, request: nil)
+                        progress = .partial(.streaming, forwarded: true)
                         continue
                     }
                     let taken = min(request.frameBytes, available.count)
@@ -172,7 +209,8 @@ public struct RequestRelay: Sendable {
                     return .request(request)
                 }
 
-            case .partial(let frameMode, let forwarded, var request):
+            case .partial(let frameMode, let forwarded):
+                var request = partialRequest
                 // The queue grows below: nothing lent from it may be outstanding.
                 if pendingInQueue && pending > 0 { return flushQueue() }
                 guard index < chunk.count else { return flushChunk(chunk, upTo: index) }
@@ -192,13 +230,14 @@ public struct RequestRelay: Sendable {
                 queue.append(UnsafeRawBufferPointer(rebasing: chunk[index..<(index + n)]))
                 index += n
                 if forwarded { addPending(n, inQueue: false) }
-                if request == nil { request = try parseFrameStart(queue.unread) }
+                if request == nil { request = try Self.parseFrameStart(queue.unread, limit: maxFrameBytes) }
 
                 if frameMode == .framing {
                     guard let request, queue.count == request.frameBytes else {
-                        progress = .partial(.framing, forwarded: false, request: request)
+                        partialRequest = request
                         continue
                     }
+                    partialRequest = nil
                     progress = .boundary
                     let start = queue.readIndex
                     queue.consume(request.frameBytes)
@@ -273,23 +312,30 @@ public struct RequestRelay: Sendable {
 
     // MARK: header parsing
 
+    /// `prefix` holds at least 4 bytes.
+    @inline(__always)
     static func frameBytes(prefix: UnsafeRawBufferPointer, limit: Int) throws(ProxyStreamError) -> Int {
-        let size = Int32(bitPattern: UInt32(prefix[0]) << 24 | UInt32(prefix[1]) << 16
-            | UInt32(prefix[2]) << 8 | UInt32(prefix[3]))
+        precondition(prefix.count >= 4)
+        let size = Int32(bitPattern: UInt32(bigEndian: prefix.loadUnaligned(as: UInt32.self)))
         // apiKey + apiVersion + correlationId is the smallest request there is.
-        guard size >= 8 else {
-            throw ProxyStreamError(.invalidFrameSize, "request size \(size) is smaller than a request header")
-        }
-        guard Int(size) <= limit else {
-            throw ProxyStreamError(.frameTooLarge, "request of \(size) bytes exceeds limits.maxRequestBytes (\(limit))")
-        }
+        guard size >= 8, Int(size) <= limit else { throw sizeError(size, limit: limit) }
         return 4 + Int(size)
     }
 
+    /// Out of line: the messages are the bulk of the code, and the fast path never builds them.
+    @inline(never)
+    private static func sizeError(_ size: Int32, limit: Int) -> ProxyStreamError {
+        if size < 8 {
+            return ProxyStreamError(.invalidFrameSize, "request size \(size) is smaller than a request header")
+        }
+        return ProxyStreamError(.frameTooLarge, "request of \(size) bytes exceeds limits.maxRequestBytes (\(limit))")
+    }
+
     /// nil when the bytes so far end before the header (and, for Produce, the acks field) does.
-    private func parseFrameStart(_ bytes: UnsafeRawBufferPointer) throws(ProxyStreamError) -> ObservedRequest? {
+    /// Static, so a call does not copy the relay as `self`.
+    private static func parseFrameStart(_ bytes: UnsafeRawBufferPointer, limit: Int) throws(ProxyStreamError) -> ObservedRequest? {
         guard bytes.count >= 4 else { return nil }
-        let frameBytes = try Self.frameBytes(prefix: bytes, limit: maxFrameBytes)
+        let frameBytes = try Self.frameBytes(prefix: bytes, limit: limit)
         let payload = UnsafeRawBufferPointer(rebasing: bytes[4..<min(bytes.count, frameBytes)])
         do {
             return try Self.peekFrame(payload, frameBytes: frameBytes)

@@ -48,8 +48,9 @@ public struct ResponseRelay: Sendable {
         case passing(request: InflightRequest?, seen: Int, frameBytes: Int?, owesPrefix: Bool)
         /// Collecting a frame to rewrite or to hand to the proxy (`seen` counts its size prefix too).
         case collecting(request: InflightRequest, seen: Int, frameBytes: Int?)
-        /// A collected frame's `.response` went out; its `.rewrite` is next.
-        case rewriting(request: InflightRequest, payload: [UInt8])
+        /// A collected frame's `.response` went out; its `.rewrite` (of `collected`) is next.
+        /// (No payload in the mode itself: a trivial enum costs no retain/release per step.)
+        case rewriting(request: InflightRequest)
         /// Dropping the rest of a stray frame.
         case skipping(remaining: Int)
     }
@@ -86,7 +87,8 @@ public struct ResponseRelay: Sendable {
         rewrites: (InflightRequest) -> Bool,
         strays: StrayResponses
     ) throws(ProxyStreamError) -> ResponseEvent? {
-        try step(chunk, &index, inflight: &inflight, rewrites: rewrites) { strays.contains($0) }
+        // `strays` is passed on, not captured: a capturing closure would retain its ids per call.
+        try step(chunk, &index, inflight: &inflight, rewrites: rewrites, strays: strays, isStray: { _ in false })
     }
 
     /// The callback front end to `next`.
@@ -113,7 +115,8 @@ public struct ResponseRelay: Sendable {
         var index = 0
         // A collected frame's `.response` comes before its payload: reported with it.
         var collected: (InflightRequest, Int)?
-        while let event = try step(chunk, &index, inflight: &inflight, rewrites: needsRewrite, isStray: isStray) {
+        let noStrays = StrayResponses()
+        while let event = try step(chunk, &index, inflight: &inflight, rewrites: needsRewrite, strays: noStrays, isStray: isStray) {
             switch event {
             case .forward(let bytes):
                 emit(.borrowed(bytes))
@@ -140,6 +143,7 @@ public struct ResponseRelay: Sendable {
         _ index: inout Int,
         inflight: inout InflightQueue,
         rewrites: (InflightRequest) -> Bool,
+        strays: borrowing StrayResponses,
         isStray: (Int32) -> Bool
     ) throws(ProxyStreamError) -> ResponseEvent? {
         if let failure { throw failure }
@@ -177,6 +181,11 @@ public struct ResponseRelay: Sendable {
                 // if the frame starts in this chunk, else they are re-emitted from `prefix`.
                 let startedHere = seen == 0
                 let frameStart = index
+                if startedHere && count - index >= 8 {
+                    prefix = UInt64(bigEndian: UnsafeRawBufferPointer(rebasing: chunk[index..<(index + 8)]).loadUnaligned(as: UInt64.self))
+                    seen = 8
+                    index += 8
+                }
                 while seen < 8 && index < count {
                     prefix = prefix << 8 | UInt64(chunk[index])
                     seen += 1
@@ -194,7 +203,7 @@ public struct ResponseRelay: Sendable {
                     return try fail(error, chunk, upTo: frameStart)
                 }
                 guard let request, correlationId == request.correlationId else {
-                    guard isStray(correlationId) else {
+                    guard strays.contains(correlationId) || isStray(correlationId) else {
                         let error = request.map {
                             ProxyStreamError(.correlationMismatch, "response correlation id \(correlationId), expected \($0.correlationId)")
                         } ?? ProxyStreamError(.unexpectedResponse,
@@ -249,30 +258,32 @@ public struct ResponseRelay: Sendable {
                     mode = .collecting(request: request, seen: seen, frameBytes: total)
                     continue
                 }
-                // The payload is handed over, not copied; the next collected frame gets its own.
-                let payload = collected
-                collected = []
                 mode = .idle
-                guard payload.count >= 4 else {
-                    return try fail(ProxyStreamError(.undecodableResponse, "response has no correlation id"), chunk, upTo: index)
-                }
-                let correlationId = Int32(bitPattern: UInt32(payload[0]) << 24 | UInt32(payload[1]) << 16
-                    | UInt32(payload[2]) << 8 | UInt32(payload[3]))
+                // checkedFrameBytes guarantees 4 payload bytes.
+                let correlationId = Int32(bitPattern: UInt32(collected[0]) << 24 | UInt32(collected[1]) << 16
+                    | UInt32(collected[2]) << 8 | UInt32(collected[3]))
                 guard correlationId == request.correlationId else {
-                    if isStray(correlationId) { continue }
+                    if strays.contains(correlationId) || isStray(correlationId) { continue }
                     return try fail(ProxyStreamError(.correlationMismatch,
                         "response correlation id \(correlationId), expected \(request.correlationId)"), chunk, upTo: index)
                 }
                 inflight.popFirst()
-                if request.fromProxy { return .proxyResponse(request, payload) }
-                mode = .rewriting(request: request, payload: payload)
+                if request.fromProxy { return .proxyResponse(request, takeCollected()) }
+                mode = .rewriting(request: request)
                 return .response(request, frameBytes: total)
 
-            case .rewriting(let request, let payload):
+            case .rewriting(let request):
                 mode = .idle
-                return .rewrite(request, payload)
+                return .rewrite(request, takeCollected())
             }
         }
+    }
+
+    /// The payload is handed over, not copied; the next collected frame gets its own array.
+    private mutating func takeCollected() -> [UInt8] {
+        let payload = collected
+        collected = []
+        return payload
     }
 
     /// The pending range, which ends at `end`.
@@ -291,13 +302,18 @@ public struct ResponseRelay: Sendable {
         throw error
     }
 
+    @inline(__always)
     private func checkedFrameBytes(size: Int32) throws(ProxyStreamError) -> Int {
-        guard size >= 4 else {
-            throw ProxyStreamError(.invalidFrameSize, "response size \(size) is smaller than a response header")
-        }
-        guard Int(size) <= maxFrameBytes else {
-            throw ProxyStreamError(.frameTooLarge, "response of \(size) bytes exceeds limits.maxResponseBytes (\(maxFrameBytes))")
-        }
+        guard size >= 4, Int(size) <= maxFrameBytes else { throw Self.sizeError(size, limit: maxFrameBytes) }
         return 4 + Int(size)
+    }
+
+    /// Out of line: the messages are the bulk of the code, and the fast path never builds them.
+    @inline(never)
+    private static func sizeError(_ size: Int32, limit: Int) -> ProxyStreamError {
+        if size < 4 {
+            return ProxyStreamError(.invalidFrameSize, "response size \(size) is smaller than a response header")
+        }
+        return ProxyStreamError(.frameTooLarge, "response of \(size) bytes exceeds limits.maxResponseBytes (\(limit))")
     }
 }
