@@ -59,6 +59,13 @@ let package = Package(
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KafkaProtocol"]),
         .testTarget(name: "ProxyTLSTests", dependencies: ["ProxyTLS", "COpenSSL"]),
         .testTarget(name: "ProxySASLTests", dependencies: ["ProxySASL", "CSASL", "KafkaProtocol"]),
-        .testTarget(name: "ProxyRuntimeTests", dependencies: ["ProxyRuntime", "ProxyCore", "KafkaProtocol"]),
+        .testTarget(
+            name: "ProxyRuntimeTests",
+            dependencies: [
+                "ProxyRuntime", "ProxyCore", "KafkaProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
     ]
 )
