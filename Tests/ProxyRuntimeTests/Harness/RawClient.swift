@@ -25,6 +25,7 @@ final class RawClient {
 
     let fd: Int32
     private var buffered: [UInt8] = []
+    private var scratch: [UInt8] = []
     private(set) var ending: Ending = .open
 
     /// `receiveBuffer`: SO_RCVBUF before connecting, for tests about a client that does not read.
@@ -72,10 +73,10 @@ final class RawClient {
         guard ending == .open else { return }
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&pfd, 1, Int32(max0(timeout) * 1000)) > 0 else { return }
-        var chunk = [UInt8](repeating: 0, count: max)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if scratch.count < max { scratch = [UInt8](repeating: 0, count: max) }
+        let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, max, 0) }
         if n > 0 {
-            buffered += chunk[..<n]
+            buffered.append(contentsOf: scratch[..<n])
         } else if n == 0 {
             ending = .eof
         } else if errno == ECONNRESET {
