@@ -84,12 +84,21 @@ final class ConnectionFailureTests: ConnectionTestCase {
         try assertGarbageClosesOnlyItsConnection(request, reason: "frame_too_large", limits: ["maxRequestBytes": 1024])
     }
 
+    func testTLSClientHelloOnThePlainListenerClosesTheConnection() throws {
+        // The start of a TLS ClientHello record: handshake, TLS 1.0 record version, length, ClientHello.
+        let hello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03] + [UInt8](repeating: 7, count: 32)
+        try assertGarbageClosesOnlyItsConnection(hello, reason: "tls_client_hello_on_plain_listener", handshakeFirst: false)
+    }
+
+    /// `handshakeFirst`: the bad client does an ApiVersions round trip before the garbage.
     private func assertGarbageClosesOnlyItsConnection(_ garbage: [UInt8], reason: String, limits: [String: Int] = [:],
+                                                      handshakeFirst: Bool = true,
                                                       file: StaticString = #filePath, line: UInt = #line) throws {
         let broker = try broker()
         let proxy = try proxy([broker], limits: limits)
         let good = try connectedClient(proxy, correlationId: 1)
-        let bad = try connectedClient(proxy, correlationId: 1)
+        let bad = handshakeFirst ? try connectedClient(proxy, correlationId: 1) : try client(proxy)
+        if !handshakeFirst { XCTAssertTrue(waitUntil(timeout: 10) { broker.connections.count == 2 }, file: file, line: line) }
         let framesBefore = broker.requests.count
         bad.send(garbage)
         let end = bad.waitForEnd(timeout: 10)
@@ -117,6 +126,69 @@ final class ConnectionFailureTests: ConnectionTestCase {
         XCTAssertLessThan(end.seconds, 3)
         XCTAssertEqual(end.bytes, 0)
         XCTAssertTrue(waitUntil(timeout: 5) { proxy.errors("broker_closed") == 1 }, proxy.metricsText)
+    }
+
+    func testResponseWithTheWrongCorrelationIdClosesTheConnection() throws {
+        let broker = try broker { connection, request in
+            guard request.apiKey == ApiKey.produce.rawValue else { return FakeBroker.standard(connection, request) }
+            return [.respond(Frames.produceResponse(correlationId: request.correlationId + 1000))]
+        }
+        let proxy = try proxy([broker])
+        let client = try connectedClient(proxy)
+        client.send(Frames.produceRequest(correlationId: 90, acks: 1))
+        let end = client.waitForEnd(timeout: 10)
+        XCTAssertEqual(end.ending, .eof)
+        XCTAssertEqual(end.bytes, 0, "the mismatched answer is not relayed")
+        XCTAssertTrue(waitUntil(timeout: 5) { proxy.errors("correlation_mismatch") == 1 }, proxy.metricsText)
+        XCTAssertTrue(waitUntil(timeout: 5) { broker.connections.first?.peerHasClosed == true })
+    }
+
+    func testResponseNobodyAskedForClosesTheConnection() throws {
+        let broker = try broker()
+        let proxy = try proxy([broker])
+        let client = try connectedClient(proxy)
+        try XCTUnwrap(broker.connections.first).send(Frames.produceResponse(correlationId: 77))
+        let end = client.waitForEnd(timeout: 10)
+        XCTAssertEqual(end.ending, .eof)
+        XCTAssertEqual(end.bytes, 0)
+        XCTAssertTrue(waitUntil(timeout: 5) { proxy.errors("unexpected_response") == 1 }, proxy.metricsText)
+    }
+
+    func testResponseAboveMaxResponseBytesClosesTheConnection() throws {
+        let broker = try broker { connection, request in
+            guard request.apiKey == ApiKey.fetch.rawValue else { return FakeBroker.standard(connection, request) }
+            return [.respond(Frames.fetchResponse(correlationId: request.correlationId, recordBytes: 8192, fill: 1))]
+        }
+        let proxy = try proxy([broker], limits: ["maxResponseBytes": 4096])
+        let client = try connectedClient(proxy)
+        client.send(Frames.fetchRequest(correlationId: 91))
+        let end = client.waitForEnd(timeout: 10)
+        XCTAssertEqual(end.ending, .eof)
+        XCTAssertEqual(end.bytes, 0, "nothing of the oversized response is relayed")
+        XCTAssertTrue(waitUntil(timeout: 5) { proxy.errors("frame_too_large") == 1 }, proxy.metricsText)
+    }
+
+    func testConnectionsBeyondMaxConnectionsAreClosedAtOnce() throws {
+        let broker = try broker()
+        let proxy = try proxy([broker], limits: ["maxConnections": 2])
+        let first = try connectedClient(proxy, correlationId: 1)
+        let second = try connectedClient(proxy, correlationId: 2)
+        let third = try client(proxy)
+        let end = third.waitForEnd(timeout: 10)
+        XCTAssertEqual(end.ending, .eof, "accepted, then closed")
+        XCTAssertLessThan(end.seconds, 2)
+        XCTAssertEqual(proxy.metric("kafka_proxy_connections_rejected_total"), 1)
+        XCTAssertEqual(broker.connections.count, 2, "no upstream connection for a refused client")
+        for (client, id) in [(first, Int32(3)), (second, 4)] {
+            client.send(Frames.apiVersionsRequest(correlationId: id))
+            XCTAssertEqual(client.readFrame(timeout: 10), Frames.apiVersionsResponse(correlationId: id, version: 3))
+        }
+        // A place frees up: the next connection is served.
+        first.shutdownWrite()
+        XCTAssertEqual(first.waitForEnd(timeout: 5).ending, .eof)
+        XCTAssertTrue(waitUntil(timeout: 5) { proxy.metric("kafka_proxy_connections_active") == 1 })
+        let fourth = try connectedClient(proxy, correlationId: 5)
+        XCTAssertEqual(fourth.ending, .open)
     }
 
     func testBrokerClosingAnIdleConnectionClosesTheClientWithoutAnError() throws {

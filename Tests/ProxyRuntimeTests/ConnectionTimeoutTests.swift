@@ -60,6 +60,31 @@ final class ConnectionTimeoutTests: ConnectionTestCase {
         XCTAssertEqual(broker.requests.count, 1, "only the ApiVersions before it reached the broker whole")
     }
 
+    func testRequestWhoseBodyTricklesAfterItsHeaderIsCutToo() throws {
+        let broker = try broker()
+        let proxy = try proxy([broker], limits: ["idleTimeoutSeconds": 1])
+        let client = try connectedClient(proxy)
+        var frame = Frames.produceRequest(correlationId: 9, acks: 1, valueBytes: 900)
+        frame.removeSubrange(1000...)
+        client.send(frame[..<40])  // size and the whole header at once, then a byte every 200 ms
+        let start = Date()
+        var sent = 40
+        var ended: RawClient.Ending = .open
+        while sent < 80 {
+            guard client.send(frame[sent...sent]) else { ended = .reset; break }
+            sent += 1
+            if !client.staysOpen(for: 0.2) { ended = client.ending; break }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertNotEqual(ended, .open, "still open after \(sent) bytes in \(seconds) s")
+        XCTAssertGreaterThanOrEqual(seconds, 0.8)
+        XCTAssertLessThan(seconds, 4)
+        // The reason is not pinned: today it is broker_timeout (a seen header counts as a request
+        // outstanding at the broker), which blames the broker for the client's slowness.
+        XCTAssertTrue(waitUntil(timeout: 5) { proxy.errors("idle_timeout") + proxy.errors("broker_timeout") == 1 },
+                      proxy.metricsText)
+    }
+
     func testBrokerThatAnswersNothingIsCutWithRequestsOutstanding() throws {
         let broker = try broker { _, _ in [] }
         let proxy = try proxy([broker], limits: ["idleTimeoutSeconds": 1])
