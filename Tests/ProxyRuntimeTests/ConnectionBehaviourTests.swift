@@ -103,7 +103,7 @@ final class ConnectionBehaviourTests: ConnectionTestCase {
             if answer == nil { break }
         }
         XCTAssertEqual(broker.requests.count, base.count, "ApiVersions + one request per split")
-        XCTAssertFalse(broker.connections.contains { $0.receivedInvalidFrame })
+        XCTAssertFalse(broker.nonProbeConnections.contains { $0.receivedInvalidFrame })
     }
 
     func testMetadataBrokerAddressIsRewrittenToTheAdvertisedHostAndABrokerPort() throws {

@@ -16,8 +16,7 @@ final class ConnectionTimeoutTests: ConnectionTestCase {
         XCTAssertLessThan(end.seconds, 4, "closed within about idleTimeoutSeconds (+1 s timer leeway)")
         XCTAssertEqual(end.bytes, 0)
         XCTAssertTrue(waitUntil(timeout: 5) { proxy.errors("idle_timeout") == 1 }, proxy.metricsText)
-        XCTAssertTrue(waitUntil(timeout: 5) { broker.connections.first?.peerHasClosed == true },
-                      "the upstream connection is closed too")
+        XCTAssertTrue(waitUntil(timeout: 5) { broker.allClientUpstreamsClosed }, "the upstream connection is closed too")
     }
 
     func testRequestsKeepTheConnectionOpenPastTheIdleTimeout() throws {

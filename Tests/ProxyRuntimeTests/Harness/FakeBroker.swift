@@ -37,6 +37,7 @@ final class FakeBroker: @unchecked Sendable {
     private var all: [BrokerConnection] = []
     private var stopped = false
     private var readGateOpen = true
+    private var probeAnswers = 0
     private let script: Script
     /// Brokers named in the Metadata answer to the proxy's probe (default: this broker, node 1).
     var probeBrokers: [MetadataResponse.Broker]
@@ -66,10 +67,25 @@ final class FakeBroker: @unchecked Sendable {
 
     static let echoNothing: Script = { _, _ in [] }
 
-    /// Connections made for clients (the probe's are left out), oldest first.
+    /// Connections made for clients, oldest first: those whose first request is not the probe's.
+    /// A connection that has sent nothing yet is not here: it may still turn out to be a probe.
     var connections: [BrokerConnection] {
-        lock.withLock { all.filter { !$0.isProbe } }
+        lock.withLock { all.filter { $0.kind == .client } }
     }
+
+    /// Every connection not known to be the probe's, including those that sent nothing (yet).
+    var nonProbeConnections: [BrokerConnection] {
+        lock.withLock { all.filter { $0.kind != .probe } }
+    }
+
+    /// True once every connection not known to be the probe's is closed by the proxy (and there is one).
+    var allClientUpstreamsClosed: Bool {
+        let candidates = nonProbeConnections
+        return !candidates.isEmpty && candidates.allSatisfy(\.peerHasClosed)
+    }
+
+    /// Metadata answers given to the proxy's probe.
+    var probesAnswered: Int { lock.withLock { probeAnswers } }
 
     /// Every request of every client connection, in arrival order per connection.
     var requests: [BrokerRequest] { connections.flatMap(\.requests) }
@@ -167,6 +183,7 @@ final class FakeBroker: @unchecked Sendable {
         case ApiKey.apiVersions.rawValue:
             return [.respond(Frames.apiVersionsResponse(correlationId: request.correlationId, version: request.apiVersion))]
         case ApiKey.metadata.rawValue:
+            lock.withLock { probeAnswers += 1 }
             return [.respond(Frames.metadataResponse(correlationId: request.correlationId, version: request.apiVersion,
                                                      brokers: probeBrokers))]
         default:
@@ -201,8 +218,10 @@ final class BrokerConnection: @unchecked Sendable {
         writer = DispatchQueue(label: "fake-broker-writer-\(fd)")
     }
 
-    /// The first request names the proxy's probe client id.
-    var isProbe: Bool { lock.withLock { probe ?? false } }
+    enum Kind { case probe, client }
+    /// Known from the first request: the proxy's probe names its client id. nil until then.
+    var kind: Kind? { lock.withLock { probe.map { $0 ? .probe : .client } } }
+    var isProbe: Bool { kind == .probe }
     var requests: [BrokerRequest] { lock.withLock { frames } }
     /// Every byte the proxy wrote to this connection, frames or not.
     var bytesReceived: Int { lock.withLock { rawBytes } }
