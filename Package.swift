@@ -63,6 +63,13 @@ let package = Package(
         .testTarget(name: "ProxyTLSTests", dependencies: ["ProxyTLS", "COpenSSL"]),
         .testTarget(name: "ProxySASLTests", dependencies: ["ProxySASL", "CSASL", "KafkaProtocol"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ProxyTLS"]),
-        .testTarget(name: "ProxyRuntimeTests", dependencies: ["ProxyRuntime", "ProxyCore", "KafkaProtocol", "ProxySASL"]),
+        .testTarget(
+            name: "ProxyRuntimeTests",
+            dependencies: [
+                "ProxyRuntime", "ProxyCore", "KafkaProtocol", "ProxySASL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
     ]
 )
