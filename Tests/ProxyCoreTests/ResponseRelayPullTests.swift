@@ -132,7 +132,7 @@ final class ResponseRelayPullTests: XCTestCase {
         try stream.withUnsafeBytes { raw in
             try Result { () throws(ProxyStreamError) in
                 try closureRelay.relay(raw, inflight: &closureQueue, needsRewrite: Self.needsRewrite,
-                                       rewrite: { _, payload in payload }, onResponse: { _, _ in },
+                                       rewrite: { _, payload in payload }, onResponse: { _, _, _ in },
                                        emit: { out in
                                            switch out {
                                            case .borrowed(let b): expected += b

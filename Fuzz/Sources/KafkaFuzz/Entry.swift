@@ -13,6 +13,7 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
     "response_relay": FuzzTargets.responseRelay,
     "request_relay": FuzzTargets.requestRelay,
     "response_relay_pull": FuzzTargets.responseRelayPull,
+    "connection_machine": FuzzTargets.connectionMachine,
     "produce_batches": FuzzTargets.produceBatches,
     "config_yaml": FuzzTargets.configYAML,
 ]

@@ -147,7 +147,7 @@ extension FuzzTargets {
                         try rewriter.rewrite(request: request, payload: payload, localPort: localPort)
                     },
                     isStray: { strays.contains($0) },
-                    onResponse: { request, _ in expectedResponses.append(request.correlationId) },
+                    onResponse: { request, _, _ in expectedResponses.append(request.correlationId) },
                     onProxyResponse: { _, payload in expectedProxy.append(payload) },
                     emit: { output in
                         switch output {

@@ -24,6 +24,10 @@ enum Seeds {
             return Array(seed[..<at]) + [UInt8(truncatingIfNeeded: 0x24 &+ i &* 29)] + seed[at...]
         }
         all["produce_batches"] = produceRequests().map { [UInt8]($0.dropFirst(4)) }
+        // Flags (SASL, translation, held fetches) and a chunk seed, then "connected", then client bytes.
+        all["connection_machine"] = framingSeeds().enumerated().map { i, seed in
+            [UInt8(truncatingIfNeeded: i % 8), UInt8(truncatingIfNeeded: i), 6, 0] + seed
+        }
         for (target, seeds) in all.sorted(by: { $0.key < $1.key }) {
             let sub = dir + "/" + target
             mkdir(dir, 0o755)
