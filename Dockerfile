@@ -23,12 +23,12 @@ COPY Sources ./Sources
 # Package.swift declares the unit-test targets too: SwiftPM wants their directories present.
 COPY Tests ./Tests
 COPY scripts/build-release ./scripts/build-release
-# The binary is stripped; its symbols stay in this stage as /out/kafka-proxy.debug.
 RUN scripts/build-release --out /out/kafka-proxy \
  && /out/kafka-proxy --help >/dev/null
 
 FROM debian:bookworm-slim
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# The binary is stripped; its symbols stay in the build stage as /out/kafka-proxy.debug.
 # The package list is a file that scripts/check-image reads too: it installs the same packages into a
 # debootstrap root and runs the shipped binary there (no Docker engine needed), so a missing library fails CI.
 COPY config/image/runtime-packages.txt /tmp/runtime-packages.txt
