@@ -3,9 +3,8 @@
 #   run:    docker run --rm -v "$PWD/my.yaml:/etc/kafka-proxy/kafka-proxy.yaml:ro" kafka-proxy
 # Stage 1 builds the release binary the way scripts/build-release does (Swift standard library linked
 # statically, lld with packed relocations; no Foundation in the binary); stage 2 is Debian slim with
-# only the C libraries the binary loads: OpenSSL 3, Cyrus SASL and its mechanism plugins (PLAIN, SCRAM:
-# libsasl2-modules; GSSAPI: libsasl2-modules-gssapi-mit), libyaml, libstdc++ (ldd of the binary:
-# libssl.so.3 libcrypto.so.3 libsasl2.so.2 libyaml-0.so.2 libstdc++.so.6 libgcc_s libm libc).
+# only the C libraries the binary loads (config/image/runtime-packages.txt): OpenSSL 3, Cyrus SASL and its
+# mechanism plugins, libyaml, libstdc++. scripts/check-image builds this stage without Docker and runs it.
 # The default config is config/kafka-proxy.yaml (listeners on 127.0.0.1, as a sidecar sharing the
 # pod's network namespace); mount your own at /etc/kafka-proxy/kafka-proxy.yaml, or the whole
 # directory /etc/kafka-proxy (a Kubernetes ConfigMap volume) so edits are hot-reloaded.
@@ -30,11 +29,15 @@ RUN scripts/build-release --out /out/kafka-proxy \
  && /out/kafka-proxy --version
 
 FROM debian:bookworm-slim
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# The binary is stripped; its symbols stay in the build stage as /out/kafka-proxy.debug.
+# The package list is a file that scripts/check-image reads too: it installs the same packages into a
+# debootstrap root and runs the shipped binary there (no Docker engine needed), so a missing library fails CI.
+COPY config/image/runtime-packages.txt /tmp/runtime-packages.txt
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-        ca-certificates libssl3 libsasl2-2 libsasl2-modules libsasl2-modules-gssapi-mit libyaml-0-2 libstdc++6 \
- && rm -rf /var/lib/apt/lists/* \
+ && sed -e 's/#.*//' /tmp/runtime-packages.txt | xargs apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
  && groupadd --system --gid 10001 kafka-proxy \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin kafka-proxy

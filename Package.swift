@@ -12,9 +12,12 @@ let package = Package(
         .library(name: "ProxyCore", targets: ["ProxyCore"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        // swift-prometheus's own dependencies, pinned here too: its manifest only asks for ranges.
+        .package(url: "https://github.com/apple/swift-atomics.git", exact: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
     ],
     targets: [
         // Pure Kafka wire codec: no I/O, no Foundation, no C modules.
@@ -47,6 +50,10 @@ let package = Package(
                 "KafkaProtocol", "ProxyCore", "CProxyShims", "ProxyTLS", "ProxySASL", "Reactor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                // Prometheus links these anyway; naming them keeps their `exact:` pins from being
+                // reported as unused dependencies.
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .executableTarget(

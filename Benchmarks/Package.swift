@@ -8,8 +8,10 @@ import PackageDescription
 let codec: Target.Dependency = .product(name: "KafkaProtocol", package: "kafka-proxy-swift")
 
 let dependencies: [Package.Dependency] = [
-    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
-    .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+    .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
+    // hdrhistogram-swift's own dependency (its manifest asks for a range), under the URL it uses.
+    .package(url: "https://github.com/apple/swift-numerics", exact: "1.1.1"),
     .package(name: "kafka-proxy-swift", path: ".."),
 ]
 let targets: [Target] = [

@@ -6,6 +6,7 @@ import PackageDescription
 
 let package = Package(
     name: "kafka-proxy-fuzz",
+    // Only the proxy itself, by path: every package it pulls in is pinned (`exact:`) in ../Package.swift.
     dependencies: [
         .package(name: "kafka-proxy-swift", path: ".."),
     ],
