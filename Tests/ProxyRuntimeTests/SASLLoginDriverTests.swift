@@ -74,7 +74,7 @@ final class SASLLoginDriverTests: XCTestCase {
                         timeout: Duration? = nil, made: (@Sendable () -> Void)? = nil,
                         into deliveries: Deliveries) -> LoginDriver {
         let v = versions()
-        nonisolated(unsafe) let session = session
+        let session = session
         return LoginDriver(mechanism: .plain, brokerVersions: v, queue: queue, executor: executor, timeout: timeout,
                            makeAuthenticator: {
                                made?()
