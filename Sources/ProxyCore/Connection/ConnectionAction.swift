@@ -56,17 +56,17 @@ public enum ConnectionAction {
     case producerMoved(Int64)
     case log(CloseSeverity, String)
 
-    case close(CloseReason)
+    // Boxed: a reason is much larger than the other actions, and comes once per connection.
+    indirect case close(CloseReason)
     /// Close once the client's queued output is written (at once when nothing is queued).
-    case closeWhenFlushed(CloseReason)
+    indirect case closeWhenFlushed(CloseReason)
 }
 
-/// FIFO of actions; keeps its storage, so steady traffic appends without allocating.
+/// FIFO of actions; keeps its storage, so steady traffic appends without allocating. It starts
+/// empty: an idle connection holds only what its busiest event needed.
 struct ActionQueue {
     private var storage: [ConnectionAction] = []
     private var head = 0
-
-    init() { storage.reserveCapacity(16) }
 
     var isEmpty: Bool { head == storage.count }
 

@@ -75,7 +75,8 @@ public struct ConnectionMachine {
         case authenticating
         case relaying(Hold)
         case draining(deadlineNanos: UInt64, why: DrainReason)
-        case closed(CloseReason)
+        // Boxed: the reason is large and every connection carries its state while it lives.
+        indirect case closed(CloseReason)
     }
 
     public let settings: Settings
@@ -85,7 +86,8 @@ public struct ConnectionMachine {
     var actions = ActionQueue()
     var requests: RequestRelay
     var responses: ResponseRelay
-    public internal(set) var inflight = InflightQueue()
+    /// Small at first: most connections keep a few requests in flight; the ring grows when one needs more.
+    public internal(set) var inflight = InflightQueue(capacity: 4)
     var strays = StrayResponses()
     var translator = ProducerIdTranslator()
 

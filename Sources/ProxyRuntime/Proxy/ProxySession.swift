@@ -133,12 +133,17 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
 
     func channelConnected(_ channel: SocketChannel) {
         guard channel === upstream, !channel.isTLS else { return }
-        machine.connected(nowNanos: now)
-        run()
+        upstreamReady()
     }
 
     func channelHandshakeCompleted(_ channel: SocketChannel) {
         guard channel === upstream else { return }
+        upstreamReady()
+    }
+
+    private func upstreamReady() {
+        // The addresses left to try are not needed any more (they are most of an idle connection's memory).
+        targets = []
         machine.connected(nowNanos: now)
         run()
     }
@@ -185,6 +190,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         case .resolve:
             UpstreamDialer.resolve(upstreamServers, on: queue) { [self] targets, errors in
                 self.targets = targets
+                upstreamServers = []
                 machine.resolved(targets.map(\.name), lastError: errors.last ?? "")
                 run()
             }
