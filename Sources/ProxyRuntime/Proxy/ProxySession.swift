@@ -182,6 +182,10 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     // MARK: carrying out actions
 
     private func run() {
+        #if DEBUG
+        // Connection-queue blocks and the loop poller's read events both run on the loop queue.
+        dispatchPrecondition(condition: .onQueue(loop.queue))
+        #endif
         while let action = machine.nextAction() { perform(action) }
     }
 
