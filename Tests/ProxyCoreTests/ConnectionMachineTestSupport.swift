@@ -19,6 +19,7 @@ final class FakePolicy: ConnectionPolicy {
 /// An action with its bytes copied out, so tests can compare and keep it.
 enum Recorded: Equatable {
     case resolve
+    case closeBroker
     case dial(Int)
     case startLogin(reauthentication: Bool)
     case loginResponse
@@ -50,6 +51,7 @@ enum Recorded: Equatable {
         }
         switch action {
         case .resolve: self = .resolve
+        case .closeBroker: self = .closeBroker
         case .dial(let t): self = .dial(t)
         case .startLogin(let r, _): self = .startLogin(reauthentication: r)
         case .loginResponse: self = .loginResponse
@@ -96,10 +98,16 @@ struct MachineDriver {
     init(login: String? = nil, translates: Bool = false, policy: FakePolicy = FakePolicy(),
          idleSeconds: Int = 30, maxRequestBytes: Int = 1 << 20) {
         machine = ConnectionMachine(
-            settings: .init(route: "bootstrap", cluster: "primary", connectTimeoutSeconds: 10, idleTimeoutSeconds: idleSeconds,
-                            maxRequestBytes: maxRequestBytes, maxResponseBytes: 1 << 20, loginMechanism: login,
-                            translatesProducers: translates),
+            settings: Self.settings(cluster: "primary", login: login, translates: translates, idleSeconds: idleSeconds,
+                                    maxRequestBytes: maxRequestBytes),
             policy: policy)
+    }
+
+    static func settings(cluster: String, login: String? = nil, translates: Bool = false, idleSeconds: Int = 30,
+                         maxRequestBytes: Int = 1 << 20) -> ConnectionMachine.Settings {
+        .init(route: "bootstrap", cluster: cluster, connectTimeoutSeconds: 10, idleTimeoutSeconds: idleSeconds,
+              maxRequestBytes: maxRequestBytes, maxResponseBytes: 1 << 20, loginMechanism: login,
+              translatesProducers: translates)
     }
 
     mutating func drain() -> [Recorded] {

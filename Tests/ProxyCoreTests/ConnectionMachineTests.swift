@@ -292,7 +292,7 @@ final class ConnectionMachineTests: XCTestCase {
         var d = MachineDriver()
         d.relaying()
         _ = d.client(Frames.produce(1))
-        d.machine.brokerEOF()
+        d.machine.brokerEOF(nowNanos: d.now)
         XCTAssertEqual(d.drain().closeReason, .brokerClosed(upstream: "broker-0:9092", outstanding: 1))
 
         var r = MachineDriver()
@@ -303,7 +303,7 @@ final class ConnectionMachineTests: XCTestCase {
 
         var idle = MachineDriver()
         idle.relaying()
-        idle.machine.brokerEOF()
+        idle.machine.brokerEOF(nowNanos: idle.now)
         XCTAssertNil(idle.drain().closeReason?.metricLabel, "no error when nothing was outstanding")
     }
 
@@ -401,7 +401,7 @@ final class ConnectionMachineTests: XCTestCase {
         XCTAssertEqual(d.drain(), [.resumeClient])
         d.machine.clientBlocked()
         XCTAssertEqual(d.drain(), [.pauseBroker])
-        d.machine.clientDrained()
+        d.machine.clientDrained(nowNanos: d.now)
         XCTAssertEqual(d.drain(), [.resumeBroker])
     }
 

@@ -103,6 +103,7 @@ public enum ConfigPrinter {
         out.field("failback", failover.failback.rawValue, indent: 1)
         out.field("failbackAfterSeconds", String(failover.failbackAfterSeconds), indent: 1)
         out.field("drainTimeoutSeconds", String(failover.drainTimeoutSeconds), indent: 1)
+        out.field("onSwitch", failover.onSwitch.rawValue, indent: 1)
         return out.text
     }
 

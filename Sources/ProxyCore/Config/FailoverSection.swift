@@ -20,6 +20,11 @@ enum FailoverSection {
                 failover.failback = failback
             } else { ok = false }
         }
+        if let node = map.optional("onSwitch") {
+            if let behaviour = ConfigValues.enumeration(node, path: map.childPath("onSwitch"), as: ProxyConfig.SwitchBehaviour.self, diagnostics) {
+                failover.onSwitch = behaviour
+            } else { ok = false }
+        }
         func seconds(_ key: String, into field: inout Int) {
             guard let valueNode = map.optional(key) else { return }
             if let value = ConfigValues.integer(valueNode, path: map.childPath(key), in: 1...86_400, diagnostics) {

@@ -166,6 +166,15 @@ extension ProxyConfig {
         case manual, automatic
     }
 
+    /// What a switch does to the client connections of the old cluster.
+    public enum SwitchBehaviour: String, CaseIterable, Equatable, Sendable {
+        /// Keep each client connection: wait for its responses in flight, then connect the same route
+        /// on the new cluster underneath it.
+        case move
+        /// Deliver the responses in flight, then close: clients reconnect (and librdkafka re-bootstraps).
+        case reconnect
+    }
+
     public struct Failover: Equatable, Sendable {
         public var mode: FailoverMode = .manual
         /// Preference for automatic mode; empty means file order.
@@ -180,6 +189,7 @@ extension ProxyConfig {
         public var failbackAfterSeconds = 300
         /// Bound on draining existing connections when the active cluster changes.
         public var drainTimeoutSeconds = 10
+        public var onSwitch: SwitchBehaviour = .move
 
         public init() {}
     }

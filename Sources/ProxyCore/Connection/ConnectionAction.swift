@@ -17,6 +17,8 @@ public enum ConnectionAction {
     /// Open a socket to the resolved target with this index (TLS as the cluster says); answer with
     /// `connected` or `connectFailed`.
     case dial(target: Int)
+    /// Close the broker connection (a move: the same route is dialled on another cluster next).
+    case closeBroker
     /// Start a SASL login (or a KIP-368 re-authentication) off the loop; its steps come back as `loginStepped`.
     case startLogin(reauthentication: Bool, firstCorrelationId: Int32)
     /// The broker's answer to a login request: hand it to the login driver (off the loop).

@@ -4,7 +4,10 @@ import KafkaProtocol
 extension ConnectionMachine {
     /// Bytes the client sent. Pass-through bytes come back as `.sendToBroker(.borrowed)` ranges of `chunk`.
     public mutating func clientRead(_ chunk: UnsafeRawBufferPointer, nowNanos: UInt64) {
-        guard case .relaying(let hold) = state, !closingAfterRefusal else { return }
+        guard case .relaying(let hold) = state, !closingAfterRefusal else {
+            if isMoving, !isClosed { keepWhileHeld(chunk) }
+            return
+        }
         if clientId == nil, chunk.count > 4, requests.isAtFrameBoundary {
             // The first read starts at a frame boundary; one parse per connection.
             clientId = (try? RequestHeader.parse(UnsafeRawBufferPointer(rebasing: chunk[4...])))??.header.clientId ?? ""

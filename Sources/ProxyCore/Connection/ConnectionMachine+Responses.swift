@@ -46,7 +46,7 @@ extension ConnectionMachine {
         if case .relaying(.clientSASL) = state, inflight.isEmpty, responses.isAtFrameBoundary {
             release(nowNanos: nowNanos)
         }
-        closeIfDrained()
+        closeIfDrained(nowNanos: nowNanos)
     }
 
     /// Responses collected whole: those the rewriter changes, and those whose content the proxy learns from.
@@ -70,7 +70,8 @@ extension ConnectionMachine {
             }
             actions.append(.sendToClient(.owned(KafkaFrame.framed(payload))))
         default:
-            if request.apiKey == ApiKey.apiVersions.rawValue, settings.translatesProducers, payload.count > 4,
+            // Learned on every connection: one that is moved to another cluster later may need it there.
+            if request.apiKey == ApiKey.apiVersions.rawValue, payload.count > 4,
                let offered = try? ApiVersionsResponse.decode(Array(payload[4...]), version: request.apiVersion),
                let entry = offered.apiKeys.first(where: { $0.apiKey == ApiKey.initProducerId.rawValue }) {
                 initProducerIdVersion = min(entry.maxVersion, 4)

@@ -65,6 +65,9 @@ public struct ConnectionMachine {
         case requested
         /// The client closed: what it sent is still being written to the broker.
         case clientClosed
+        /// A switch keeps the client connection: once the responses in flight are in, the same
+        /// route is connected on the new cluster underneath it.
+        case moving
     }
 
     public enum State: Sendable, Equatable {
@@ -79,8 +82,8 @@ public struct ConnectionMachine {
         indirect case closed(CloseReason)
     }
 
-    public let settings: Settings
-    let policy: any ConnectionPolicy
+    public private(set) var settings: Settings
+    var policy: any ConnectionPolicy
     public internal(set) var state: State = .idle
 
     var actions = ActionQueue()
@@ -112,6 +115,8 @@ public struct ConnectionMachine {
     var initProducerIdVersion: Int16 = 0
     /// Client closed after refusing its SaslAuthenticate; nothing more is read.
     var closingAfterRefusal = false
+    /// Between a move's start and relaying on the new cluster: client bytes are kept, not dropped.
+    var isMoving = false
 
     public init(settings: Settings, policy: any ConnectionPolicy) {
         self.settings = settings
@@ -186,6 +191,15 @@ public struct ConnectionMachine {
         state = .relaying(.none)
         lastActivity = nowNanos
         actions.append(.schedule(deadlineNanos: nowNanos + idleNanos))
+        if isMoving {
+            // What the client sent during the move goes out first, in order.
+            isMoving = false
+            relayRequests(UnsafeRawBufferPointer(start: nil, count: 0), nowNanos: nowNanos)
+            guard case .relaying(.none) = state else {
+                actions.append(.resumeBroker)
+                return
+            }
+        }
         actions.append(.resumeClient)
         actions.append(.resumeBroker)
     }
@@ -202,15 +216,66 @@ public struct ConnectionMachine {
             state = .draining(deadlineNanos: deadline, why: .requested)
             actions.append(.pauseClient)
             actions.append(.schedule(deadlineNanos: deadline))
-            closeIfDrained()
+            closeIfDrained(nowNanos: nowNanos)
+        case .draining(_, .moving):
+            // Shutdown while moving: the responses in flight still go out, then the connection closes.
+            let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
+            state = .draining(deadlineNanos: deadline, why: .requested)
+            actions.append(.schedule(deadlineNanos: deadline))
+            closeIfDrained(nowNanos: nowNanos)
         case .draining, .closed:
             break
         }
     }
 
-    mutating func closeIfDrained() {
-        guard case .draining(_, .requested) = state, inflight.isEmpty, responses.isAtFrameBoundary else { return }
-        actions.append(.closeWhenFlushed(.drained))
+    /// A switch that keeps the client connection: stop taking requests, let the responses in flight
+    /// arrive (within `timeoutSeconds`), then dial the same route on the cluster `settings` names.
+    /// Connections still being set up just close: their clients reconnect at once.
+    public mutating func moveRequested(settings: Settings, policy: any ConnectionPolicy, timeoutSeconds: Int,
+                                       nowNanos: UInt64) {
+        switch state {
+        case .relaying, .draining(_, .moving):
+            self.settings = settings
+            self.policy = policy
+            // Producers of the old cluster must be translated from the first Produce on, onto ids
+            // of the new one: stand-ins of another cluster mean nothing there.
+            self.settings.translatesProducers = true
+            translator = ProducerIdTranslator()
+            requests.mode = .framing
+            isMoving = true
+            let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
+            state = .draining(deadlineNanos: deadline, why: .moving)
+            actions.append(.pauseClient)
+            actions.append(.schedule(deadlineNanos: deadline))
+            closeIfDrained(nowNanos: nowNanos)
+        case .idle, .resolving, .connecting, .authenticating:
+            close(.drainedWhileConnecting)
+        case .draining, .closed:
+            break
+        }
+    }
+
+    mutating func closeIfDrained(nowNanos: UInt64) {
+        guard case .draining(_, let why) = state, why != .clientClosed, inflight.isEmpty,
+              responses.isAtFrameBoundary else { return }
+        if why == .moving {
+            redial(nowNanos: nowNanos)
+        } else {
+            actions.append(.closeWhenFlushed(.drained))
+        }
+    }
+
+    /// The old broker connection goes; the route is resolved and dialled on the new cluster.
+    private mutating func redial(nowNanos: UInt64) {
+        state = .resolving
+        connectDeadline = nowNanos + UInt64(settings.connectTimeoutSeconds) * 1_000_000_000
+        actions.append(.schedule(deadlineNanos: connectDeadline))
+        loginInProgress = false
+        reauthenticationDue = false
+        responses = ResponseRelay(maxFrameBytes: settings.maxResponseBytes)
+        actions.append(.closeBroker)
+        actions.append(.log(.info, "moving to cluster \(settings.cluster): the responses in flight are in; connecting \(settings.route) there"))
+        actions.append(.resolve)
     }
 
     /// A broker-port connection made before the port's broker was known must not outlive that guess.
@@ -253,7 +318,11 @@ public struct ConnectionMachine {
         }
     }
 
-    public mutating func brokerEOF() {
+    public mutating func brokerEOF(nowNanos: UInt64) {
+        if case .draining(_, .moving) = state, inflight.isEmpty, responses.isAtFrameBoundary {
+            redial(nowNanos: nowNanos)
+            return
+        }
         let outstanding = inflight.count
         close(outstanding > 0 ? .brokerClosed(upstream: upstreamName, outstanding: outstanding)
                               : .brokerClosedIdle(upstream: upstreamName))
@@ -291,12 +360,12 @@ public struct ConnectionMachine {
     }
 
     /// The client socket took all queued responses.
-    public mutating func clientDrained() {
+    public mutating func clientDrained(nowNanos: UInt64) {
         switch state {
         case .relaying, .authenticating: actions.append(.resumeBroker)
         case .draining(_, .requested):
             actions.append(.resumeBroker)
-            closeIfDrained()
+            closeIfDrained(nowNanos: nowNanos)
         default: break
         }
     }
@@ -314,6 +383,10 @@ public struct ConnectionMachine {
         case .idle, .closed:
             break
         case .resolving, .connecting:
+            guard nowNanos >= connectDeadline else {
+                actions.append(.schedule(deadlineNanos: connectDeadline))
+                return
+            }
             close(.connectTimeout(route: settings.route, upstream: upstreamName,
                                   seconds: settings.connectTimeoutSeconds, hint: stallHint))
         case .authenticating:

@@ -370,7 +370,30 @@ public final class ProxyServer: Sendable {
         failoverMetrics.switched(change, clusters: running.config.clusters.map(\.name))
         failoverMetrics.setConfigInfo(digest: running.digest, activeCluster: change.to)
         context.groups.switched(to: change.to)
-        drainSessions(where: { $0.cluster != change.to }, timeoutSeconds: running.config.failover.drainTimeoutSeconds)
+        let timeout = running.config.failover.drainTimeoutSeconds
+        guard running.config.failover.onSwitch == .move else {
+            drainSessions(where: { $0.cluster != change.to }, timeoutSeconds: timeout)
+            return
+        }
+        moveSessions(to: running, timeoutSeconds: timeout)
+    }
+
+    /// Each connection keeps its client socket and is re-dialled on the new cluster: the bootstrap
+    /// port to its bootstrap servers, a broker port to the broker in the same slot there. A slot the
+    /// new cluster has no broker for (or does not know yet) cannot be moved: that connection drains.
+    private func moveSessions(to running: RunningConfig, timeoutSeconds: Int) {
+        let sessions = context.sessions.all.filter { $0.cluster != running.activeCluster }
+        guard !sessions.isEmpty else { return }
+        context.logger.info("moving \(sessions.count) connections to \(running.activeCluster) (at most \(timeoutSeconds)s for the responses in flight)")
+        for session in sessions {
+            if case .broker(let port) = session.route,
+               context.directory.upstream(cluster: running.activeCluster, port: port) == nil {
+                session.drain(timeoutSeconds: timeoutSeconds)
+                continue
+            }
+            session.move(to: running.activeCluster, upstreams: upstreams(for: session.route, running: running),
+                         timeoutSeconds: timeoutSeconds)
+        }
     }
 
     private func drainSessions(where predicate: (ProxySession) -> Bool, timeoutSeconds: Int) {

@@ -10,6 +10,7 @@ import ProxyCore
 import ProxySASL
 import ProxyTLS
 import Reactor
+import Synchronization
 
 /// One client connection and its upstream broker connection: the executor of a
 /// `ConnectionMachine`. Every rule of the connection is the machine's; this class turns socket
@@ -20,8 +21,11 @@ import Reactor
 final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     let id: UInt64
     let route: Route
-    /// The cluster this connection relays to; it never changes (a switch drains the connection).
-    let cluster: String
+    /// The cluster this connection relays to; a switch moves it (or drains the connection).
+    /// Read by the server's registry from other threads.
+    var cluster: String { clusterName.withLock { $0 } }
+    private let clusterName: Mutex<String>
+    private let limits: ProxyConfig.Limits
     private let hidesLeaderEpochs: Bool
     let clientAddress: SocketAddress
     private let loop: EventLoop
@@ -38,7 +42,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     /// A broker-port connection made before the proxy knew which broker of `cluster` holds that
     /// port: it went to a bootstrap server instead, and must not outlive that guess.
     var provisionalPort: UInt16?
-    private let credentials: SASLCredentials?
+    private var credentials: SASLCredentials?
     private var login: LoginDriver?
     private var brokerVersions: ApiVersionsResponse?
     private var reauthGeneration = 0
@@ -49,7 +53,8 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
          loop: EventLoop, loopMetrics: LoopMetrics, context: ProxyContext, limits: ProxyConfig.Limits) {
         self.id = id
         self.route = route
-        self.cluster = cluster
+        clusterName = Mutex(cluster)
+        self.limits = limits
         self.hidesLeaderEpochs = hidesLeaderEpochs
         self.clientAddress = clientAddress
         self.loop = loop
@@ -70,6 +75,8 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     }
 
     private var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
+    /// On the queue: the machine's own copy, no lock.
+    private var currentCluster: String { machine.settings.cluster }
 
     // MARK: events from outside (any thread)
 
@@ -102,6 +109,22 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         }
     }
 
+    /// Keeps the client connection: once its responses are in, `upstreams` (the same route on
+    /// `cluster`) are dialled underneath it.
+    func move(to cluster: String, upstreams: [ProxyConfig.HostPort], timeoutSeconds: Int) {
+        queue.async { [self] in
+            guard !machine.isClosed else { return }
+            clusterName.withLock { $0 = cluster }
+            credentials = context.config.cluster(named: cluster)?.sasl?.credentials
+            upstreamServers = upstreams
+            logger[metadataKey: "cluster"] = "\(cluster)"
+            machine.moveRequested(settings: .init(route: route, cluster: cluster, context: context, limits: limits),
+                                  policy: SharedConnectionPolicy(context: context, cluster: cluster),
+                                  timeoutSeconds: timeoutSeconds, nowNanos: now)
+            run()
+        }
+    }
+
     func drain(timeoutSeconds: Int) {
         queue.async { [self] in
             machine.drainRequested(timeoutSeconds: timeoutSeconds, nowNanos: now)
@@ -126,7 +149,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         if channel === client {
             machine.clientEOF(brokerHasPendingOutput: upstream?.hasPendingOutput ?? false, nowNanos: now)
         } else {
-            machine.brokerEOF()
+            machine.brokerEOF(nowNanos: now)
         }
         run()
     }
@@ -153,7 +176,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             if let reason = closeWhenFlushed {
                 machine.close(reason)
             } else {
-                machine.clientDrained()
+                machine.clientDrained(nowNanos: now)
             }
         } else {
             machine.brokerDrained()
@@ -170,8 +193,8 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             context.metrics.recordError(tls.reason)
             if side == .client { detail = tls.message }
             if side == .broker {
-                logger.log(level: context.repeatedErrors.level(.warning, cluster: cluster, reason: "TLS failed (\(tls.reason))"),
-                           "TLS to cluster \(cluster) broker \(machine.upstreamName) failed: \(tls.message)")
+                logger.log(level: context.repeatedErrors.level(.warning, cluster: currentCluster, reason: "TLS failed (\(tls.reason))"),
+                           "TLS to cluster \(currentCluster) broker \(machine.upstreamName) failed: \(tls.message)")
             }
         }
         if side == .broker, case .connecting = machine.state { dropUpstream() }
@@ -203,16 +226,23 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             let target = targets[index]
             logger[metadataKey: "upstream"] = "\(target.name)"
             do throws(UpstreamDialer.DialError) {
-                upstream = try UpstreamDialer.open(target, cluster: context.config.cluster(named: cluster), tls: context.tls,
+                upstream = try UpstreamDialer.open(target, cluster: context.config.cluster(named: currentCluster), tls: context.tls,
                                                    queue: queue, loop: loop, delegate: self)
             } catch {
                 if case .tls(let tls) = error {
                     context.metrics.recordError(tls.reason)
-                    logger.log(level: context.repeatedErrors.level(.warning, cluster: cluster, reason: "TLS failed (\(tls.reason))"),
-                               "TLS to cluster \(cluster) broker \(target.name) cannot start: \(tls.message)")
+                    logger.log(level: context.repeatedErrors.level(.warning, cluster: currentCluster, reason: "TLS failed (\(tls.reason))"),
+                               "TLS to cluster \(currentCluster) broker \(target.name) cannot start: \(tls.message)")
                 }
                 machine.connectFailed("\(target.name): \(error)")
             }
+        case .closeBroker:
+            // The old cluster's login and versions mean nothing on the new one.
+            login?.cancel()
+            login = nil
+            brokerVersions = nil
+            reauthGeneration += 1
+            dropUpstream()
         case .startLogin(let reauthentication, let firstCorrelationId):
             startLogin(reauthentication: reauthentication, firstCorrelationId: firstCorrelationId)
         case .loginResponse(let payload):
@@ -225,7 +255,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         case .loginSucceeded(let reauthentication, let lifetimeMs):
             loginSucceeded(reauthentication: reauthentication, lifetimeMs: lifetimeMs)
         case .loginFailed(let reason):
-            context.metrics.recordSASLFailure(cluster: cluster, mechanism: credentials?.mechanism.rawValue ?? "", reason: reason)
+            context.metrics.recordSASLFailure(cluster: currentCluster, mechanism: credentials?.mechanism.rawValue ?? "", reason: reason)
         case .sendToBroker(let bytes):
             guard let upstream, !send(bytes, to: upstream) else { return }
             if !upstream.isClosed { machine.brokerBlocked() }
@@ -233,7 +263,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             if !send(bytes, to: client), !client.isClosed { machine.clientBlocked() }
         case .rewriteToClient(let request, let payload):
             do throws(ProxyStreamError) {
-                let frame = try context.rewrite(request, payload, cluster: cluster, clearLeaderEpochs: hidesLeaderEpochs)
+                let frame = try context.rewrite(request, payload, cluster: currentCluster, clearLeaderEpochs: hidesLeaderEpochs)
                 if !client.send(frame), !client.isClosed { machine.clientBlocked() }
             } catch {
                 machine.close(.badResponse(upstream: machine.upstreamName, error))
@@ -242,7 +272,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             guard let response = ClientSASLRefusal.response(apiKey: apiKey, apiVersion: apiVersion,
                                                             correlationId: correlationId) else { return }
             let api = apiKey == ApiKey.saslHandshake.rawValue ? "SaslHandshake" : "SaslAuthenticate"
-            logger.warning("the client sent \(api) v\(apiVersion), but the proxy logs in to cluster \(cluster) itself: answered with an error (configure the client without SASL)")
+            logger.warning("the client sent \(api) v\(apiVersion), but the proxy logs in to cluster \(currentCluster) itself: answered with an error (configure the client without SASL)")
             client.send(response)
         case .pauseClient: client.pauseReading()
         case .resumeClient: client.resumeReading()
@@ -257,8 +287,8 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         case .responseSeen(let request, let frameBytes, let latency, let payload):
             loopMetrics.recordLatency(apiKey: request.apiKey, nanoseconds: latency)
             context.protocolTrace.response(logger, request: request, bytes: frameBytes, payload: payload)
-        case .memberJoining(let clientId): context.groups.joining(clientId: clientId, cluster: cluster)
-        case .memberRejoined(let clientId): context.groups.rejoined(clientId: clientId, cluster: cluster)
+        case .memberJoining(let clientId): context.groups.joining(clientId: clientId, cluster: currentCluster)
+        case .memberRejoined(let clientId): context.groups.rejoined(clientId: clientId, cluster: currentCluster)
         case .producerIdIssued(let producerId): context.producerIds.recordIssued(producerId, by: cluster)
         case .producerMoved(let producerId): context.producerIds.markMoved(producerId)
         case .log(let severity, let message): logger.log(level: severity.level, "\(message)")
@@ -280,7 +310,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     private func close(_ reason: CloseReason) {
         context.metrics.recordClose(reason)
         var level = reason.severity.level
-        if let key = reason.repeatKey { level = context.repeatedErrors.level(level, cluster: cluster, reason: key) }
+        if let key = reason.repeatKey { level = context.repeatedErrors.level(level, cluster: currentCluster, reason: key) }
         logger.log(level: level, "\(reason.message)")
         login?.cancel()
         login = nil
@@ -303,7 +333,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         if reauthentication { logger.debug("re-authenticating (\(credentials.mechanism.rawValue)) before the session expires") }
         let driver = LoginDriver(credentials: credentials, serverHost: hostOf(machine.upstreamName),
                                  brokerVersions: brokerVersions, firstCorrelationId: firstCorrelationId,
-                                 lane: cluster, queue: queue,
+                                 lane: currentCluster, queue: queue,
                                  timeout: reauthentication ? .seconds(context.connectTimeoutSeconds) : nil) { [self] step in
             switch step {
             case .send(let request):
@@ -323,12 +353,12 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
 
     private func loginSucceeded(reauthentication: Bool, lifetimeMs: Int64) {
         let mechanism = credentials?.mechanism.rawValue ?? ""
-        context.metrics.recordSASLSuccess(cluster: cluster, mechanism: mechanism, reauthentication: reauthentication)
+        context.metrics.recordSASLSuccess(cluster: currentCluster, mechanism: mechanism, reauthentication: reauthentication)
         let lifetime = lifetimeMs > 0 ? ", session lifetime \(lifetimeMs) ms" : ""
         if reauthentication {
-            logger.debug("re-authenticated to cluster \(cluster) broker \(machine.upstreamName) (\(mechanism))\(lifetime)")
+            logger.debug("re-authenticated to cluster \(currentCluster) broker \(machine.upstreamName) (\(mechanism))\(lifetime)")
         } else {
-            logger.debug("SASL \(mechanism) login to cluster \(cluster) broker \(machine.upstreamName) succeeded\(lifetime)")
+            logger.debug("SASL \(mechanism) login to cluster \(currentCluster) broker \(machine.upstreamName) succeeded\(lifetime)")
         }
         reauthGeneration += 1
         guard let delayMs = Reauthentication.delayMs(sessionLifetimeMs: lifetimeMs) else { return }
