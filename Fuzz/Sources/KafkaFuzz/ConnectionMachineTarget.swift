@@ -91,7 +91,7 @@ extension FuzzTargets {
                 case 0..<64: machine.brokerBlocked()
                 case 64..<128: machine.brokerDrained()
                 case 128..<192: machine.clientBlocked()
-                default: machine.clientDrained()
+                default: machine.clientDrained(nowNanos: now)
                 }
             case 9:
                 if let frame = chunk.first, frame < 128 {
@@ -108,7 +108,7 @@ extension FuzzTargets {
                 if chunk.first.map({ $0 & 1 == 0 }) ?? true {
                     machine.clientEOF(brokerHasPendingOutput: chunk.count > 1, nowNanos: now)
                 } else {
-                    machine.brokerEOF()
+                    machine.brokerEOF(nowNanos: now)
                 }
             }
             drain(nil)
