@@ -87,7 +87,7 @@ def test_rename_onto_the_file_applies_at_once_and_inplace_still_waits(tansu_prim
 
 @pytest.mark.timeout(60)
 def test_inplace_write_in_steps_is_read_whole(tansu_primary, tansu_dr, failover_proxy, failover_report):
-    """An editor that writes the file in several steps, 30 ms apart: the debounce waits for the
+    """An editor that writes the file in several steps, 10 ms apart: the debounce waits for the
     last one, so no half file is ever read (it would be rejected, or worse, parse)."""
     p = failover_proxy({"primary": tansu_primary, "dr": tansu_dr}, active="primary", failover=FAILOVER,
                        layout="plain")
@@ -98,7 +98,7 @@ def test_inplace_write_in_steps_is_read_whole(tansu_primary, tansu_dr, failover_
         f.write(text[:cut])
         f.flush()
         for piece in (text[cut:cut + 20], text[cut + 20:]):
-            time.sleep(0.03)
+            time.sleep(0.01)
             f.write(piece)
             f.flush()
     p.active = "dr"
