@@ -46,6 +46,24 @@ final class FailoverControllerTests: XCTestCase {
                        .init(from: "dr", to: "primary", reason: .failback))
     }
 
+    func testAFailingClusterCountsFromTheProbeThatFirstGotNoAnswer() {
+        // A black-holed cluster: each probe waits out its 3 s timeout. It has not answered since the
+        // first of them began (at 1 s), so 10 s of failure are over at 11 s, not 10 s after that
+        // probe's timeout.
+        var controller = FailoverController(config: config())
+        XCTAssertNil(controller.probed(cluster: "dr", ok: true, nowNanos: 0))
+        XCTAssertNil(controller.probed(cluster: "primary", ok: false, nowNanos: 4 * second, startedNanos: 1 * second))
+        XCTAssertNil(controller.probed(cluster: "primary", ok: false, nowNanos: 7 * second, startedNanos: 4 * second))
+        XCTAssertNil(controller.probed(cluster: "primary", ok: false, nowNanos: 10 * second, startedNanos: 7 * second))
+        XCTAssertEqual(controller.probed(cluster: "primary", ok: false, nowNanos: 13 * second, startedNanos: 10 * second),
+                       .init(from: "primary", to: "dr", reason: .unhealthy))
+        // Healthy again counts from the answer, not from when the probe was sent.
+        XCTAssertNil(controller.probed(cluster: "primary", ok: true, nowNanos: 20 * second, startedNanos: 19 * second))
+        XCTAssertNil(controller.probed(cluster: "primary", ok: true, nowNanos: 49 * second, startedNanos: 48 * second))
+        XCTAssertEqual(controller.probed(cluster: "primary", ok: true, nowNanos: 50 * second, startedNanos: 49 * second)?.to,
+                       "primary")
+    }
+
     func testNoFailoverToAnUnhealthyCluster() {
         var controller = FailoverController(config: config())
         XCTAssertNil(controller.probed(cluster: "dr", ok: false, nowNanos: 0))

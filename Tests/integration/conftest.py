@@ -227,7 +227,8 @@ class Tansu(Cluster):
     supports_create_topics = True
     supports_time_lookup = True
 
-    def __init__(self, log_path, port=None, host=HOST):
+    def __init__(self, log_path, port=None, host=HOST, launch=()):
+        """launch: a command prefix to run the broker under (e.g. `ip netns exec NAME`)."""
         super().__init__()
         self.host = host
         self.port = port or free_port()
@@ -237,7 +238,7 @@ class Tansu(Cluster):
         url = "tcp://%s:%d" % (host, self.port)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [tansu_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            [*launch, tansu_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/", "--cluster-id", "it-%d" % self.port],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if not wait_port(host, self.port, 15) or not self._answers():

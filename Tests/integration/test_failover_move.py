@@ -3,7 +3,7 @@
 The proxy waits for each connection's responses in flight, then connects the same route on the
 new cluster underneath it. librdkafka never sees all its brokers go down, so it does not
 re-bootstrap: the longest pause between acknowledgements across a switch and a switch back is the
-proxy's own part (the config watcher's debounce, the drain of what is in flight, a new broker
+proxy's own part (the drain of what is in flight, a new broker
 connection and, for an idempotent producer, one InitProducerId). With `onSwitch: reconnect`
 the same run pauses for librdkafka's re-bootstrap (1-2 s).
 """

@@ -19,12 +19,9 @@ producer's, has one. The producer's acknowledgements must keep coming: no gap ov
 a busy machine, over twice the longest gap measured just before with the KDC healthy, at most
 1 s; a blocked loop stops them for 10 s and more). And every hanging login must fail at the connect timeout, counted as reason "timeout"."""
 
-import ipaddress
 import os
 import random
-import re
 import socket
-import subprocess
 import threading
 import time
 
@@ -32,6 +29,7 @@ import pytest
 
 from conftest import _tail
 from krb5_support import KDC
+from netns_support import netns  # noqa: F401 (fixture)
 from sasl_support import sasl_proxy  # noqa: F401 (fixture)
 from sasl_support import SaslGatedTansu
 from test_sasl_gssapi import PASSWORD, gssapi_plugin_present
@@ -41,79 +39,6 @@ MAX_ACK_GAP_S = 0.100
 MAX_LOADED_GAP_S = 1.0      # what a busy machine may add, at most (a blocked loop: 10 s and more)
 BASELINE_S = 4
 PRODUCE_EVERY_S = 0.010
-
-
-def _ip(*args, check=True):
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10, check=check)
-
-
-class Netns:
-    """A network namespace with a veth pair: `host_addr` on this host's end, `ns_addr` inside."""
-
-    def __init__(self):
-        tag = "%05x" % random.randrange(16 ** 5)
-        self.name = "kpt-kdc-%s" % tag
-        self.host_dev, self.ns_dev = "kph%s" % tag, "kpn%s" % tag
-        r = _ip("netns", "add", self.name, check=False)
-        if r.returncode != 0:
-            pytest.skip("ip netns add is not permitted here: %s" % r.stderr.strip())
-        try:
-            used = _ip("-o", "-4", "addr", "show").stdout
-            for _ in range(100):
-                net = ipaddress.ip_network("10.213.%d.%d/30" % (random.randrange(256), 4 * random.randrange(64)))
-                if str(net.network_address)[:-1] not in used:
-                    break
-            self.host_addr, self.ns_addr = str(net.network_address + 1), str(net.network_address + 2)
-            _ip("link", "add", self.host_dev, "type", "veth", "peer", "name", self.ns_dev)
-            _ip("link", "set", self.ns_dev, "netns", self.name)
-            _ip("addr", "add", "%s/30" % self.host_addr, "dev", self.host_dev)
-            _ip("link", "set", self.host_dev, "up")
-            self.exec("ip", "addr", "add", "%s/30" % self.ns_addr, "dev", self.ns_dev)
-            self.exec("ip", "link", "set", self.ns_dev, "up")
-            self.exec("ip", "link", "set", "lo", "up")
-        except Exception:
-            self.delete()
-            raise
-
-    @property
-    def prefix(self):
-        return ["ip", "netns", "exec", self.name]
-
-    def exec(self, *cmd, check=True):
-        return subprocess.run([*self.prefix, *cmd], capture_output=True, text=True, timeout=10, check=check)
-
-    def drop_everything(self):
-        """Every packet the namespace sends (SYN-ACKs, replies, ARP) is dropped: from outside the
-        KDC is a black hole. A pfifo of length 0 needs no optional kernel module."""
-        self.exec("tc", "qdisc", "add", "dev", self.ns_dev, "root", "pfifo", "limit", "0")
-
-    def dropped(self):
-        out = self.exec("tc", "-s", "qdisc", "show", "dev", self.ns_dev, check=False).stdout
-        m = re.search(r"dropped (\d+)", out)
-        return int(m.group(1)) if m else 0
-
-    def delete(self):
-        pids = _ip("netns", "pids", self.name, check=False).stdout.split()
-        for pid in pids:
-            try:
-                os.kill(int(pid), 9)
-            except (ProcessLookupError, ValueError):
-                pass
-        _ip("netns", "del", self.name, check=False)
-        deadline = time.time() + 5
-        # The veth goes with the namespace once its last process is gone.
-        while time.time() < deadline and _ip("link", "show", self.host_dev, check=False).returncode == 0:
-            _ip("link", "del", self.host_dev, check=False)
-            time.sleep(0.1)
-
-
-@pytest.fixture
-def netns():
-    ns = Netns()
-    try:
-        yield ns
-    finally:
-        ns.delete()
 
 
 @pytest.fixture

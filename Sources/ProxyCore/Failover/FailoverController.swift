@@ -54,10 +54,13 @@ public struct FailoverController: Sendable {
         return nil
     }
 
-    public mutating func probed(cluster: String, ok: Bool, nowNanos: UInt64) -> Switch? {
+    /// `startedNanos`: when the probe behind the result began. A cluster that fails is counted as
+    /// failing from then (it has not answered since), so a probe that has to time out does not
+    /// add its timeout to `unhealthyAfterSeconds`; recovery counts from the answer.
+    public mutating func probed(cluster: String, ok: Bool, nowNanos: UInt64, startedNanos: UInt64? = nil) -> Switch? {
         guard preference.contains(cluster) else { return nil }
         if health[cluster]?.healthy != ok {
-            health[cluster] = Health(healthy: ok, sinceNanos: nowNanos)
+            health[cluster] = Health(healthy: ok, sinceNanos: ok ? nowNanos : min(startedNanos ?? nowNanos, nowNanos))
         }
         guard settings.mode == .automatic else { return nil }
 

@@ -11,7 +11,10 @@ struct ProbeResult: Sendable {
     var ok: Bool
     /// The cluster's brokers (Metadata without topics), so their ports are known before any client asks.
     var brokers: [BrokerEndpoint] = []
+    /// When the result arrived.
     var atNanos: UInt64
+    /// When the attempt behind it began: a cluster that stops answering has not answered since then.
+    var startedNanos: UInt64
     var broker: String
     var detail: String
 }
@@ -27,6 +30,9 @@ final class ClusterProbe: @unchecked Sendable {
     private var timer: (any DispatchSourceTimer)?
     private var cluster: ProxyConfig.Cluster?
     private var attempt: ProbeAttempt?
+    /// A tick came while an attempt was running (a timeout as long as the interval): probe again as
+    /// soon as it ends, or a failing cluster is seen only every other interval.
+    private var tickMissed = false
     private var generation = 0
     private let latestResult = Mutex<ProbeResult?>(nil)
     /// TLS clusters are probed over TLS (the same material and verification as connections).
@@ -74,18 +80,26 @@ final class ClusterProbe: @unchecked Sendable {
     }
 
     private func probeNow() {
-        guard let cluster, attempt == nil else { return }
+        guard let cluster else { return }
+        guard attempt == nil else {
+            tickMissed = true
+            return
+        }
+        tickMissed = false
         let generation = self.generation
+        let started = DispatchTime.now().uptimeNanoseconds
         UpstreamDialer.resolve(cluster.bootstrapServers, on: queue) { [self] targets, errors in
             guard generation == self.generation else { return }
-            tryNext(targets[...], errors: errors, generation: generation)
+            tryNext(targets[...], errors: errors, generation: generation, started: started)
         }
     }
 
-    private func tryNext(_ targets: ArraySlice<UpstreamDialer.Target>, errors: [String], generation: Int) {
+    private func tryNext(_ targets: ArraySlice<UpstreamDialer.Target>, errors: [String], generation: Int,
+                         started: UInt64) {
         guard let cluster, let target = targets.first else {
-            record(ProbeResult(ok: false, atNanos: DispatchTime.now().uptimeNanoseconds, broker: "",
-                               detail: errors.joined(separator: "; ")))
+            record(ProbeResult(ok: false, atNanos: DispatchTime.now().uptimeNanoseconds, startedNanos: started,
+                               broker: "", detail: errors.joined(separator: "; ")))
+            if tickMissed { probeNow() }
             return
         }
         let sasl = cluster.sasl?.credentials
@@ -96,10 +110,11 @@ final class ClusterProbe: @unchecked Sendable {
             switch result {
             case .success(let brokers):
                 record(ProbeResult(ok: true, brokers: brokers, atNanos: DispatchTime.now().uptimeNanoseconds,
-                                   broker: target.name,
+                                   startedNanos: started, broker: target.name,
                                    detail: sasl.map { "ApiVersions answered, SASL \($0.mechanism.rawValue) login succeeded" } ?? "ApiVersions answered"))
             case .failure(let error):
-                tryNext(targets.dropFirst(), errors: errors + ["\(target.name): \(error)"], generation: generation)
+                tryNext(targets.dropFirst(), errors: errors + ["\(target.name): \(error)"], generation: generation,
+                        started: started)
             }
         }
         self.attempt = attempt

@@ -333,7 +333,8 @@ public final class ProxyServer: Sendable {
     private func probed(_ result: ProbeResult) {
         let (wasHealthy, change) = state.withLock { state in
             let was = state.controller.isHealthy(result.cluster)
-            return (was, state.controller.probed(cluster: result.cluster, ok: result.ok, nowNanos: result.atNanos))
+            return (was, state.controller.probed(cluster: result.cluster, ok: result.ok, nowNanos: result.atNanos,
+                                                       startedNanos: result.startedNanos))
         }
         failoverMetrics.setHealthy(result.cluster, result.ok)
         // Node id order: the n-th broker of every cluster takes the n-th port (see AddressMap).
