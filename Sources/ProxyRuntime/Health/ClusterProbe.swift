@@ -11,6 +11,8 @@ struct ProbeResult: Sendable {
     var ok: Bool
     /// The cluster's brokers (Metadata without topics), so their ports are known before any client asks.
     var brokers: [BrokerEndpoint] = []
+    /// The ranges the cluster answered in ApiVersions (nil when the probe failed).
+    var apiVersions: ApiVersionRanges?
     var atNanos: UInt64
     var broker: String
     var detail: String
@@ -94,8 +96,8 @@ final class ClusterProbe: @unchecked Sendable {
             self.attempt = nil
             guard generation == self.generation else { return }
             switch result {
-            case .success(let brokers):
-                record(ProbeResult(ok: true, brokers: brokers, atNanos: DispatchTime.now().uptimeNanoseconds,
+            case .success(let answer):
+                record(ProbeResult(ok: true, brokers: answer.brokers, apiVersions: answer.apiVersions, atNanos: DispatchTime.now().uptimeNanoseconds,
                                    broker: target.name,
                                    detail: sasl.map { "ApiVersions answered, SASL \($0.mechanism.rawValue) login succeeded" } ?? "ApiVersions answered"))
             case .failure(let error):

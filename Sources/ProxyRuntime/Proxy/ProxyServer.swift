@@ -310,6 +310,7 @@ public final class ProxyServer: Sendable {
             for (name, probe) in state.probes where config.cluster(named: name) == nil {
                 stale.append(probe)
                 state.probes[name] = nil
+                context.apiVersions.forget(cluster: name)
             }
             var toStart: [(ClusterProbe, ProxyConfig.Cluster)] = []
             for cluster in config.clusters {
@@ -336,6 +337,12 @@ public final class ProxyServer: Sendable {
             return (was, state.controller.probed(cluster: result.cluster, ok: result.ok, nowNanos: result.atNanos))
         }
         failoverMetrics.setHealthy(result.cluster, result.ok)
+        if let ranges = result.apiVersions {
+            if let before = context.apiVersions.ranges(of: result.cluster), before != ranges {
+                context.logger.info("cluster \(result.cluster) changed its API versions: new connections negotiate the new intersection, connections negotiated earlier keep theirs")
+            }
+            context.apiVersions.record(cluster: result.cluster, ranges)
+        }
         // Node id order: the n-th broker of every cluster takes the n-th port (see AddressMap).
         for broker in result.brokers.sorted(by: { $0.nodeId < $1.nodeId }) {
             do throws(BrokerDirectory.Failure) {
