@@ -332,17 +332,18 @@ public final class ProxyServer: Sendable {
 
     /// On `controlQueue`.
     private func probed(_ result: ProbeResult) {
-        let (wasHealthy, change) = state.withLock { state in
-            let was = state.controller.isHealthy(result.cluster)
-            return (was, state.controller.probed(cluster: result.cluster, ok: result.ok, nowNanos: result.atNanos))
-        }
-        failoverMetrics.setHealthy(result.cluster, result.ok)
+        // Before the health change is visible, so a cluster reported healthy has its ranges known.
         if let ranges = result.apiVersions {
             if let before = context.apiVersions.ranges(of: result.cluster), before != ranges {
                 context.logger.info("cluster \(result.cluster) changed its API versions: new connections negotiate the new intersection, connections negotiated earlier keep theirs")
             }
             context.apiVersions.record(cluster: result.cluster, ranges)
         }
+        let (wasHealthy, change) = state.withLock { state in
+            let was = state.controller.isHealthy(result.cluster)
+            return (was, state.controller.probed(cluster: result.cluster, ok: result.ok, nowNanos: result.atNanos))
+        }
+        failoverMetrics.setHealthy(result.cluster, result.ok)
         // Node id order: the n-th broker of every cluster takes the n-th port (see AddressMap).
         for broker in result.brokers.sorted(by: { $0.nodeId < $1.nodeId }) {
             do throws(BrokerDirectory.Failure) {
