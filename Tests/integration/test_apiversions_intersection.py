@@ -9,6 +9,7 @@ connections, and ConsumerGroupHeartbeat (KIP-848) is offered with one cluster on
 """
 
 import socket
+import time
 import struct
 
 import pytest
@@ -179,3 +180,58 @@ def _closed(p):
     """Client connections the proxy has closed so far (accepted minus open)."""
     m = p.metrics()
     return metric(m, "kafka_proxy_connections_total") - metric(m, "kafka_proxy_connections_active")
+
+
+def _consume(bootstrap, topic, group, protocol, want, seconds):
+    """Records a group consumer (group.protocol=`protocol`) receives within `seconds`, and the
+    errors librdkafka reported to the application."""
+    from confluent_kafka import Consumer
+    errors = []
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "group.protocol": protocol,
+                  "auto.offset.reset": "earliest", "error_cb": lambda e: errors.append(str(e))})
+    got = 0
+    try:
+        c.subscribe([topic])
+        deadline = time.time() + seconds
+        while time.time() < deadline and got < want:
+            m = c.poll(0.2)
+            if m is None:
+                continue
+            if m.error():
+                errors.append(str(m.error()))
+                continue
+            got += 1
+    finally:
+        c.close()
+    return got, errors
+
+
+@pytest.mark.timeout(90)
+def test_kip848_consumers_need_the_classic_protocol_with_two_clusters(differing_pair, failover_proxy):
+    """ConsumerGroupHeartbeat is withheld with two clusters. librdkafka 2.16 with
+    group.protocol=consumer does not fall back to the classic protocol then: it marks the
+    coordinator dead ("ConsumerGroupHeartbeatRequest not supported by broker", a debug log only)
+    and retries without end, reporting nothing to the application. The classic protocol works."""
+    from confluent_kafka import Producer
+    primary = differing_pair["primary"]
+    topic = unique("kip848")
+    for c in differing_pair.values():
+        c.create_topic(topic, 1)
+    producer = Producer({"bootstrap.servers": primary.bootstrap})
+    for i in range(5):
+        producer.produce(topic, b"r%d" % i)
+    assert producer.flush(10) == 0
+
+    one = failover_proxy({"primary": primary}, active="primary")
+    _wait_versions_known(one, ("primary",))
+    got, errors = _consume(one.bootstrap, topic, unique("g"), "consumer", 5, 20)
+    assert got == 5, "one cluster: KIP-848 consumer through the proxy: %d records, errors %r" % (got, errors)
+    one.stop()
+
+    two = failover_proxy(differing_pair, active="primary", failover={"mode": "manual"})
+    _wait_versions_known(two, ("primary", "dr"))
+    got, errors = _consume(two.bootstrap, topic, unique("g"), "classic", 5, 20)
+    assert got == 5, "two clusters: classic consumer: %d records, errors %r" % (got, errors)
+    got, errors = _consume(two.bootstrap, topic, unique("g"), "consumer", 5, 6)
+    assert got == 0, ("two clusters: a KIP-848 consumer got %d records: librdkafka now copes without "
+                      "ConsumerGroupHeartbeat, update docs/operations.md" % got)
