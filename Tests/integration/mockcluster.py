@@ -10,6 +10,8 @@ commands on stdin, one per line, answering ``ok`` or ``error <text>``:
     leader TOPIC PARTITION BROKERID move a partition's leadership
     down BROKERID                   make a broker refuse/drop connections
     up BROKERID                     bring it back
+    apiversion APIKEY MIN MAX       cap what every broker offers for an API in ApiVersions
+                                    (rd_kafka_mock_set_apiversion; -1 -1 removes the API)
     bootstraps                      answer "ok HOST:PORT,..." again
     quit                            (or EOF) destroy the cluster and exit 0
 
@@ -79,6 +81,7 @@ def _load():
         "rd_kafka_mock_partition_set_leader": (i, [vp, cp, i32, i32]),
         "rd_kafka_mock_broker_set_down": (i, [vp, i32]),
         "rd_kafka_mock_broker_set_up": (i, [vp, i32]),
+        "rd_kafka_mock_set_apiversion": (i, [vp, ctypes.c_int16, ctypes.c_int16, ctypes.c_int16]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -123,6 +126,9 @@ class MockCluster:
     def up(self, broker):
         self._check(self.lib.rd_kafka_mock_broker_set_up(self.mc, int(broker)))
 
+    def apiversion(self, api_key, min_version, max_version):
+        self._check(self.lib.rd_kafka_mock_set_apiversion(self.mc, int(api_key), int(min_version), int(max_version)))
+
     def close(self):
         if self.mc:
             self.lib.rd_kafka_mock_cluster_destroy(self.mc)
@@ -137,7 +143,7 @@ def handle(mc, line):
     if not parts:
         return None
     cmd, args = parts[0].lower(), parts[1:]
-    want = {"create": 3, "leader": 3, "down": 1, "up": 1, "bootstraps": 0, "quit": 0}
+    want = {"create": 3, "leader": 3, "down": 1, "up": 1, "apiversion": 3, "bootstraps": 0, "quit": 0}
     if cmd not in want:
         return "error unknown command %r" % cmd
     if len(args) != want[cmd]:
@@ -151,6 +157,8 @@ def handle(mc, line):
             mc.down(int(args[0]))
         elif cmd == "up":
             mc.up(int(args[0]))
+        elif cmd == "apiversion":
+            mc.apiversion(int(args[0]), int(args[1]), int(args[2]))
         elif cmd == "bootstraps":
             return "ok " + mc.bootstraps()
     except (ValueError, RuntimeError) as e:

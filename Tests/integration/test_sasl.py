@@ -2,6 +2,7 @@
 Tansu (saslgate.py, verifying with scramp / plain comparison / a fixed token), and
 applications connect to the proxy without any credentials."""
 
+import json
 import time
 
 import pytest
@@ -43,6 +44,20 @@ def test_produce_consume_through_proxy(sasl_cluster, sasl_proxy, tmp_path, mecha
     assert not cluster.events("unauthenticated_request"), "client bytes reached the broker before the SASL login"
     assert not cluster.auths(ok=False)
     assert_no_secret_leak(p, PASSWORD)
+    assert_probe_learned_api_versions(p)
+
+
+def assert_probe_learned_api_versions(p):
+    """The probe of a SASL cluster learns its ApiVersions ranges from the login's own request."""
+    if getattr(p, "direct", False):
+        return
+    deadline = time.time() + 10
+    while True:
+        clusters = json.loads(p.get("/status")[1])["clusters"]
+        if all(c.get("apiVersionsKnown") for c in clusters) or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert all(c.get("apiVersionsKnown") for c in clusters), clusters
 
 
 def test_wrong_password_rejected_with_clear_log(sasl_cluster, sasl_proxy, tmp_path):

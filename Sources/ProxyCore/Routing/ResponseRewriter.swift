@@ -17,17 +17,19 @@ public struct ResponseRewriter: Sendable {
     /// - Parameters:
     ///   - payload: the response frame after its size prefix (header + body).
     ///   - clearLeaderEpochs: hide Metadata leader epochs (when clients may be moved to another cluster).
+    ///   - versionLimits: what ApiVersions answers are limited to besides the proxy's own decoding.
     ///   - localPort: the proxy port standing for a broker; throws when none can be given.
     public func rewrite(
         request: InflightRequest,
         payload: [UInt8],
         clearLeaderEpochs: Bool = false,
+        versionLimits: ApiVersionsLimits = .singleCluster,
         localPort: (BrokerEndpoint) throws(ProxyStreamError) -> UInt16
     ) throws(ProxyStreamError) -> [UInt8] {
         let api = ApiKey(rawValue: request.apiKey)
         do {
             if request.apiKey == ApiKey.apiVersions.rawValue {
-                return try rewriteApiVersions(payload: payload, version: request.apiVersion)
+                return try rewriteApiVersions(payload: payload, version: request.apiVersion, limits: versionLimits)
             }
             // Ports go to brokers in node id order, not response order, so the n-th broker of
             // every cluster lands on the same port (see AddressMap).
@@ -69,7 +71,7 @@ public struct ResponseRewriter: Sendable {
         }
     }
 
-    private func rewriteApiVersions(payload: [UInt8], version: Int16) throws -> [UInt8] {
+    private func rewriteApiVersions(payload: [UInt8], version: Int16, limits: ApiVersionsLimits) throws -> [UInt8] {
         // ApiVersions responses always use response header v0: the correlation id alone.
         guard payload.count >= 6 else { throw KafkaProtocolError(.truncated, "ApiVersions response header") }
         // An error answer (35 UNSUPPORTED_VERSION) only tells the client which ApiVersions version to
@@ -78,7 +80,7 @@ public struct ResponseRewriter: Sendable {
         if payload[4] != 0 || payload[5] != 0 { return payload }
         var reader = ByteReader(payload, from: 4)
         var response = try ApiVersionsResponse.decode(from: &reader, version: version)
-        ApiVersionsPolicy.apply(to: &response)
+        ApiVersionsPolicy.apply(to: &response, limits: limits)
         return Array(payload[..<4]) + response.encoded(version: version) + payload[reader.index...]
     }
 }

@@ -79,6 +79,8 @@ enum AdminRoutes {
             ("healthy", healthy),
             ("bootstrapServers", .array(cluster.bootstrapServers.map { .string($0.description) })),
             ("probe", probeJSON),
+            // False until a probe of the cluster succeeded: until then it does not limit ApiVersions.
+            ("apiVersionsKnown", .bool(server.context.apiVersions.ranges(of: cluster.name) != nil)),
         ])
     }
 

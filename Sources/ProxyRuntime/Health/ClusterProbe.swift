@@ -11,6 +11,8 @@ struct ProbeResult: Sendable {
     var ok: Bool
     /// The cluster's brokers (Metadata without topics), so their ports are known before any client asks.
     var brokers: [BrokerEndpoint] = []
+    /// The ranges the cluster answered in ApiVersions (nil when the probe failed).
+    var apiVersions: ApiVersionRanges?
     /// When the result arrived.
     var atNanos: UInt64
     /// When the attempt behind it began: a cluster that stops answering has not answered since then.
@@ -108,9 +110,10 @@ final class ClusterProbe: @unchecked Sendable {
             self.attempt = nil
             guard generation == self.generation else { return }
             switch result {
-            case .success(let brokers):
-                record(ProbeResult(ok: true, brokers: brokers, atNanos: DispatchTime.now().uptimeNanoseconds,
-                                   startedNanos: started, broker: target.name,
+            case .success(let answer):
+                record(ProbeResult(ok: true, brokers: answer.brokers, apiVersions: answer.apiVersions,
+                                   atNanos: DispatchTime.now().uptimeNanoseconds, startedNanos: started,
+                                   broker: target.name,
                                    detail: sasl.map { "ApiVersions answered, SASL \($0.mechanism.rawValue) login succeeded" } ?? "ApiVersions answered"))
             case .failure(let error):
                 tryNext(targets.dropFirst(), errors: errors + ["\(target.name): \(error)"], generation: generation,

@@ -9,6 +9,13 @@ struct ProbeError: Error, CustomStringConvertible {
     var description: String
 }
 
+/// What a successful probe learned.
+struct ProbeAnswer: Sendable {
+    var brokers: [BrokerEndpoint]
+    /// The broker's ApiVersions ranges (nil only when a SASL login ran without them).
+    var apiVersions: ApiVersionRanges?
+}
+
 /// One health check of one broker: the connection a client would get (UpstreamDialer: TCP, TLS;
 /// LoginDriver: SASL), then ApiVersions (or the login's own) and Metadata without topics, framed
 /// by the same `ResponseRelay` as client traffic. Confined to `queue`.
@@ -20,18 +27,19 @@ final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
     private let tls: TLSMaterials?
     private let queue: DispatchQueue
     private let timeoutSeconds: Int
-    private let completion: (Result<[BrokerEndpoint], ProbeError>) -> Void
+    private let completion: (Result<ProbeAnswer, ProbeError>) -> Void
     private var phase = Phase.connecting
     private var channel: SocketChannel?
     private var timer: (any DispatchSourceTimer)?
     private var login: LoginDriver?
+    private var apiVersions: ApiVersionRanges?
     private var responses = ResponseRelay(maxFrameBytes: 16 << 20)
     private var inflight = InflightQueue(capacity: 2)
     private var nextCorrelationId: Int32 = 0x6b70_7278
     private static let clientId = "kafka-proxy-probe"
 
     init(target: UpstreamDialer.Target, cluster: ProxyConfig.Cluster, tls: TLSMaterials?, queue: DispatchQueue,
-         timeoutSeconds: Int, completion: @escaping (Result<[BrokerEndpoint], ProbeError>) -> Void) {
+         timeoutSeconds: Int, completion: @escaping (Result<ProbeAnswer, ProbeError>) -> Void) {
         self.target = target
         self.cluster = cluster
         self.tls = tls
@@ -60,7 +68,7 @@ final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
 
     private func fail(_ description: String) { finish(.failure(ProbeError(description: description))) }
 
-    private func finish(_ result: Result<[BrokerEndpoint], ProbeError>) {
+    private func finish(_ result: Result<ProbeAnswer, ProbeError>) {
         guard phase != .done else { return }
         phase = .done
         login?.cancel()
@@ -122,6 +130,8 @@ final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
                                                 apiVersion: request.apiVersion, startNanos: 0, fromProxy: true))
                 channel.send(request.frame)
             case .authenticated:
+                // The login's own ApiVersions (v3) answer.
+                apiVersions = self.login?.brokerVersions.map(ApiVersionRanges.init)
                 requestBrokers(channel)
             case .failed(let error):
                 fail(error.description)
@@ -140,6 +150,12 @@ final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
             guard payload.count >= 6 else { return fail("ApiVersions answer of \(payload.count) bytes") }
             let errorCode = Int16(bitPattern: UInt16(payload[4]) << 8 | UInt16(payload[5]))
             guard errorCode == 0 else { return fail("ApiVersions answered error code \(errorCode)") }
+            var reader = ByteReader(payload, from: 4)
+            do {
+                apiVersions = ApiVersionRanges(try ApiVersionsResponse.decode(from: &reader, version: 0))
+            } catch {
+                return fail("undecodable ApiVersions v0 answer: \(error)")
+            }
             requestBrokers(channel)
         case .metadata:
             // The cluster answered already; brokers are a bonus, so a Metadata problem is no failure.
@@ -147,7 +163,7 @@ final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
             let brokers = (try? ResponseHeader.decode(from: &reader, headerVersion: 0))
                 .flatMap { _ in try? MetadataResponse.decode(from: &reader, version: 1) }?
                 .brokers.map { BrokerEndpoint(nodeId: $0.nodeId, host: $0.host, port: $0.port, rack: $0.rack) } ?? []
-            finish(.success(brokers))
+            finish(.success(ProbeAnswer(brokers: brokers, apiVersions: apiVersions)))
         case .connecting, .done:
             break
         }

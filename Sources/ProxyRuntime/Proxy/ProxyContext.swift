@@ -33,6 +33,8 @@ final class ProxyContext: Sendable {
     let sessions: SessionRegistry
     let producerIds = ProducerIdRegistry()
     let groups = GroupMembers()
+    /// Each cluster's ApiVersions ranges, as its probe learned them.
+    let apiVersions = ClusterApiVersions()
     /// Listener and per-cluster TLS material, reloaded when its files change.
     let tls: TLSMaterials
     let connectTimeoutSeconds = 10

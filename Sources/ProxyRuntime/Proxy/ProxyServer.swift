@@ -310,6 +310,7 @@ public final class ProxyServer: Sendable {
             for (name, probe) in state.probes where config.cluster(named: name) == nil {
                 stale.append(probe)
                 state.probes[name] = nil
+                context.apiVersions.forget(cluster: name)
             }
             var toStart: [(ClusterProbe, ProxyConfig.Cluster)] = []
             for cluster in config.clusters {
@@ -331,6 +332,13 @@ public final class ProxyServer: Sendable {
 
     /// On `controlQueue`.
     private func probed(_ result: ProbeResult) {
+        // Before the health change is visible, so a cluster reported healthy has its ranges known.
+        if let ranges = result.apiVersions {
+            if let before = context.apiVersions.ranges(of: result.cluster), before != ranges {
+                context.logger.info("cluster \(result.cluster) changed its API versions: new connections negotiate the new intersection, connections negotiated earlier keep theirs")
+            }
+            context.apiVersions.record(cluster: result.cluster, ranges)
+        }
         let (wasHealthy, change) = state.withLock { state in
             let was = state.controller.isHealthy(result.cluster)
             return (was, state.controller.probed(cluster: result.cluster, ok: result.ok, nowNanos: result.atNanos,

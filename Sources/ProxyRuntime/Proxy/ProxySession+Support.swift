@@ -27,7 +27,11 @@ extension ProxyContext {
     /// A collected response with its broker addresses rewritten to this proxy's ports, as a frame.
     func rewrite(_ request: InflightRequest, _ payload: [UInt8], cluster: String,
                  clearLeaderEpochs: Bool) throws(ProxyStreamError) -> [UInt8] {
-        let rewritten = try rewriter.rewrite(request: request, payload: payload, clearLeaderEpochs: clearLeaderEpochs) {
+        // Only ApiVersions answers need the other clusters' ranges.
+        let limits = request.apiKey == ApiKey.apiVersions.rawValue
+            ? apiVersions.limits(answeredBy: cluster, configured: config.clusters.map(\.name)) : .singleCluster
+        let rewritten = try rewriter.rewrite(request: request, payload: payload, clearLeaderEpochs: clearLeaderEpochs,
+                                             versionLimits: limits) {
             endpoint throws(ProxyStreamError) in
             do throws(BrokerDirectory.Failure) {
                 return try directory.localPort(cluster: cluster, endpoint: endpoint)
