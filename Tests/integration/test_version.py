@@ -78,13 +78,17 @@ def build_release_define(tmp_path, env_commit=None):
     fake = tmp_path / "bin"
     fake.mkdir(exist_ok=True)
     log = tmp_path / "swift-args"
+    # It also leaves a small real executable where the build would, for the strip step that follows.
+    shutil.copy("/bin/true", fake / "kafka-proxy")
     (fake / "swift").write_text('#!/bin/sh\necho "$*" >> "%s"\necho "%s"\n' % (log, fake))
     (fake / "swift").chmod(0o755)
     env = dict(os.environ, PATH="%s:%s" % (fake, os.environ["PATH"]))
     env.pop("KAFKA_PROXY_COMMIT", None)
     if env_commit is not None:
         env["KAFKA_PROXY_COMMIT"] = env_commit
-    result = subprocess.run([str(REPO / "scripts" / "build-release")], env=env, capture_output=True, text=True)
+    out = tmp_path / "out" / "kafka-proxy"     # never over a real build's output
+    result = subprocess.run([str(REPO / "scripts" / "build-release"), "--out", str(out)], env=env,
+                            capture_output=True, text=True)
     defines = set(re.findall(r"-DKAFKA_PROXY_GIT_COMMIT=(\S+)", log.read_text())) if log.exists() else set()
     return result, defines
 
