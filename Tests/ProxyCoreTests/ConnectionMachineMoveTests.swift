@@ -109,6 +109,23 @@ final class ConnectionMachineMoveTests: XCTestCase {
         XCTAssertEqual(d.broker(Frames.response(1)).closeReason, .drained)
     }
 
+    func testAwayFromAnUnansweringClusterAConnectionWithRequestsOutstandingClosesAtOnce() {
+        var d = MachineDriver()
+        d.relaying()
+        _ = d.client(Frames.produce(1))
+        d.machine.moveRequested(settings: MachineDriver.settings(cluster: "dr"), policy: FakePolicy(), timeoutSeconds: 5,
+                                awaitsResponses: false, nowNanos: d.now)
+        let reason = d.drain().closeReason
+        XCTAssertEqual(reason, .clusterUnhealthy(cluster: "primary", outstanding: 1))
+        XCTAssertEqual(reason?.metricLabel, "cluster_unhealthy")
+
+        var idle = MachineDriver()
+        idle.relaying()
+        idle.machine.moveRequested(settings: MachineDriver.settings(cluster: "dr"), policy: FakePolicy(), timeoutSeconds: 5,
+                                   awaitsResponses: false, nowNanos: idle.now)
+        XCTAssertTrue(idle.drain().has(.closeBroker), "one with nothing outstanding is moved")
+    }
+
     func testAMoveWhileConnectingClosesSoTheClientReconnects() {
         var d = MachineDriver()
         d.machine.start(nowNanos: d.now)

@@ -40,6 +40,9 @@ public enum CloseReason: Sendable, Equatable {
                      detail: String)
     case brokerTimeout(upstream: String, seconds: Int, outstanding: Int, oldest: InflightRequest)
     case drainTimeout(outstanding: Int)
+    /// A switch away from a cluster that stopped answering: what is in flight there will never be
+    /// answered, so the connection closes and the client retries those requests on the new cluster.
+    case clusterUnhealthy(cluster: String, outstanding: Int)
     /// The client closed in the middle of a request.
     case truncatedRequest(bytesReceived: Int)
     case badRequest(ProxyStreamError)
@@ -65,6 +68,7 @@ public enum CloseReason: Sendable, Equatable {
         case .loginFailed: return "sasl_authentication_failed"
         case .brokerTimeout: return "broker_timeout"
         case .drainTimeout: return "drain_timeout"
+        case .clusterUnhealthy: return "cluster_unhealthy"
         case .truncatedRequest: return ProxyStreamError.Reason.truncatedFrame.rawValue
         case .badRequest(let error): return error.reason.rawValue
         case .tlsClientHelloOnPlainListener: return "tls_client_hello_on_plain_listener"
@@ -130,6 +134,8 @@ public enum CloseReason: Sendable, Equatable {
         case .brokerTimeout(let upstream, let seconds, let outstanding, let oldest):
             return "broker \(upstream) answered nothing for \(seconds)s with \(outstanding) requests outstanding (oldest: \(ApiCatalog.descriptor(oldest.apiKey)?.name ?? "Unknown\(oldest.apiKey)") v\(oldest.apiVersion), correlation id \(oldest.correlationId)); closing"
         case .drainTimeout(let outstanding): return "drain deadline passed with \(outstanding) responses outstanding"
+        case .clusterUnhealthy(let cluster, let outstanding):
+            return "cluster \(cluster) stopped answering with \(outstanding) responses outstanding: closing so the client retries them on the new cluster"
         case .truncatedRequest(let bytes):
             return "client closed the connection in the middle of a request (\(bytes) bytes of it arrived)"
         case .badRequest(let error): return "closing client connection: \(error.detail)"

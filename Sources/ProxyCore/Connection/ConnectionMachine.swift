@@ -231,10 +231,16 @@ public struct ConnectionMachine {
     /// A switch that keeps the client connection: stop taking requests, let the responses in flight
     /// arrive (within `timeoutSeconds`), then dial the same route on the cluster `settings` names.
     /// Connections still being set up just close: their clients reconnect at once.
+    /// `awaitsResponses` false (the old cluster stopped answering): a connection with responses
+    /// outstanding closes at once rather than wait for answers that will not come.
     public mutating func moveRequested(settings: Settings, policy: any ConnectionPolicy, timeoutSeconds: Int,
-                                       nowNanos: UInt64) {
+                                       awaitsResponses: Bool = true, nowNanos: UInt64) {
         switch state {
         case .relaying, .draining(_, .moving):
+            if !awaitsResponses, !inflight.isEmpty || !responses.isAtFrameBoundary {
+                close(.clusterUnhealthy(cluster: self.settings.cluster, outstanding: inflight.count))
+                return
+            }
             self.settings = settings
             self.policy = policy
             // Producers of the old cluster must be translated from the first Produce on, onto ids

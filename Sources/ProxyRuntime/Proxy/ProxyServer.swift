@@ -384,13 +384,14 @@ public final class ProxyServer: Sendable {
             drainSessions(where: { $0.cluster != change.to }, timeoutSeconds: timeout)
             return
         }
-        moveSessions(to: running, timeoutSeconds: timeout)
+        // Away from a cluster that stopped answering, responses in flight there will not come.
+        moveSessions(to: running, timeoutSeconds: timeout, awaitsResponses: change.reason != .unhealthy)
     }
 
     /// Each connection keeps its client socket and is re-dialled on the new cluster: the bootstrap
     /// port to its bootstrap servers, a broker port to the broker in the same slot there. A slot the
     /// new cluster has no broker for (or does not know yet) cannot be moved: that connection drains.
-    private func moveSessions(to running: RunningConfig, timeoutSeconds: Int) {
+    private func moveSessions(to running: RunningConfig, timeoutSeconds: Int, awaitsResponses: Bool) {
         let sessions = context.sessions.all.filter { $0.cluster != running.activeCluster }
         guard !sessions.isEmpty else { return }
         context.logger.info("moving \(sessions.count) connections to \(running.activeCluster) (at most \(timeoutSeconds)s for the responses in flight)")
@@ -401,7 +402,7 @@ public final class ProxyServer: Sendable {
                 continue
             }
             session.move(to: running.activeCluster, upstreams: upstreams(for: session.route, running: running),
-                         timeoutSeconds: timeoutSeconds)
+                         timeoutSeconds: timeoutSeconds, awaitsResponses: awaitsResponses)
         }
     }
 

@@ -111,7 +111,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
 
     /// Keeps the client connection: once its responses are in, `upstreams` (the same route on
     /// `cluster`) are dialled underneath it.
-    func move(to cluster: String, upstreams: [ProxyConfig.HostPort], timeoutSeconds: Int) {
+    func move(to cluster: String, upstreams: [ProxyConfig.HostPort], timeoutSeconds: Int, awaitsResponses: Bool) {
         queue.async { [self] in
             guard !machine.isClosed else { return }
             clusterName.withLock { $0 = cluster }
@@ -120,7 +120,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             logger[metadataKey: "cluster"] = "\(cluster)"
             machine.moveRequested(settings: .init(route: route, cluster: cluster, context: context, limits: limits),
                                   policy: SharedConnectionPolicy(context: context, cluster: cluster),
-                                  timeoutSeconds: timeoutSeconds, nowNanos: now)
+                                  timeoutSeconds: timeoutSeconds, awaitsResponses: awaitsResponses, nowNanos: now)
             run()
         }
     }
