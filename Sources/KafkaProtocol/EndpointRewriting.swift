@@ -31,8 +31,10 @@ public enum EndpointRewriting {
     /// `clearLeaderEpochs` writes -1 (unknown) over Metadata's partition leader epochs. A proxy that
     /// can move clients to another cluster needs it: that cluster's epochs are unrelated (usually
     /// lower), and clients ignore leader updates whose epoch is lower than one they have seen.
+    ///
+    /// `clusterId`, when given, replaces the cluster id of Metadata (v2+) and DescribeCluster answers.
     public static func rewriteResponse(apiKey: Int16, apiVersion: Int16, payload: [UInt8],
-                                       clearLeaderEpochs: Bool = false,
+                                       clearLeaderEpochs: Bool = false, clusterId: String? = nil,
                                        rewrite: (inout BrokerEndpoint) -> Void) throws -> [UInt8] {
         guard carriesEndpoints(apiKey: apiKey, apiVersion: apiVersion) else { return payload }
         var r = ByteReader(payload)
@@ -45,6 +47,7 @@ public enum EndpointRewriting {
             var m = try MetadataResponse.decode(from: &r, version: apiVersion)
             m.rewriteEndpoints(rewrite)
             if clearLeaderEpochs { m.clearLeaderEpochs() }
+            if let clusterId, apiVersion >= 2 { m.clusterId = clusterId }
             w.writeRawBytes(payload[0..<headerEnd])
             m.encode(into: &w, version: apiVersion)
         case ApiKey.findCoordinator.rawValue:
@@ -55,6 +58,7 @@ public enum EndpointRewriting {
         case ApiKey.describeCluster.rawValue:
             var d = try DescribeClusterResponse.decode(from: &r, version: apiVersion)
             d.rewriteEndpoints(rewrite)
+            if let clusterId { d.clusterId = clusterId }
             w.writeRawBytes(payload[0..<headerEnd])
             d.encode(into: &w, version: apiVersion)
         case ApiKey.produce.rawValue:

@@ -72,6 +72,25 @@ final class EndpointRewritingTests: XCTestCase {
         XCTAssertEqual(d.brokers.map(\.isFenced), [false, true])
     }
 
+    func testClusterIdReplacedWhereTheAnswerHasOne() throws {
+        let id = "AAAAAAAAAAAAAAAAAAAAAA"
+        let h9 = hex("00000001 00")
+        let m9 = try EndpointRewriting.rewriteResponse(apiKey: 3, apiVersion: 9, payload: h9 + MetadataResponseTests.v9,
+                                                       clusterId: id) { _ in }
+        var expected = try MetadataResponse.decode(MetadataResponseTests.v9, version: 9)
+        XCTAssertNotEqual(expected.clusterId, id)
+        expected.clusterId = id
+        XCTAssertEqual(try MetadataResponse.decode(Array(m9[h9.count...]), version: 9), expected)
+        // Metadata v0 has no cluster id: the answer is the same with or without one to present.
+        let h0 = hex("00000001")
+        XCTAssertEqual(try EndpointRewriting.rewriteResponse(apiKey: 3, apiVersion: 0, payload: h0 + MetadataResponseTests.v0,
+                                                             clusterId: id) { _ in },
+                       try EndpointRewriting.rewriteResponse(apiKey: 3, apiVersion: 0, payload: h0 + MetadataResponseTests.v0) { _ in })
+        let d2 = try EndpointRewriting.rewriteResponse(apiKey: 60, apiVersion: 2, payload: h9 + CoordinatorClusterTests.dc2,
+                                                       clusterId: id) { _ in }
+        XCTAssertEqual(try DescribeClusterResponse.decode(Array(d2[h9.count...]), version: 2).clusterId, id)
+    }
+
     // Produce v10: one topic "t", one partition with a CurrentLeader tag (tag 0 inside the
     // partition, which must not be mistaken for NodeEndpoints), throttle, then top-level
     // NodeEndpoints (tag 0): node 2 at b2:9092, null rack.

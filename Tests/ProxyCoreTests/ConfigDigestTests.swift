@@ -46,7 +46,7 @@ final class ConfigDigestTests: XCTestCase {
         XCTAssertThrowsError(try ConfigLoader.loadWithDigest(path: path)) { error in
             XCTAssertTrue("\(error)".contains("no such file"), "\(error)")
         }
-        FileManager.default.createFile(atPath: path, contents: Data([0x61, 0xff, 0xfe]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data([0x61, 0xff, 0xfe]))
         defer { try? FileManager.default.removeItem(atPath: path) }
         XCTAssertThrowsError(try ConfigLoader.loadWithDigest(path: path)) { error in
             XCTAssertTrue("\(error)".contains("not valid UTF-8"), "\(error)")

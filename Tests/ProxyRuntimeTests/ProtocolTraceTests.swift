@@ -2,31 +2,12 @@ import KafkaProtocol
 import Logging
 import ProxyCore
 @testable import ProxyRuntime
-import Synchronization
 import XCTest
 
-/// Collects what is logged through it.
-private final class Captured: Sendable {
-    let lines = Mutex<[(Logger.Level, String)]>([])
-}
-
-private struct CapturingHandler: LogHandler {
-    let captured: Captured
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) {
-        captured.lines.withLock { $0.append((event.level, "\(event.message)")) }
-    }
-}
-
 final class ProtocolTraceTests: XCTestCase {
-    private func logger() -> (Logger, Captured) {
-        let captured = Captured()
-        return (Logger(label: "test") { _ in CapturingHandler(captured: captured) }, captured)
+    private func logger() -> (Logger, LogCapture) {
+        let captured = LogCapture()
+        return (captured.logger(label: "test"), captured)
     }
 
     func testOffWritesNothingAndDoesNotEvenTouchTheLogger() {
@@ -39,7 +20,7 @@ final class ProtocolTraceTests: XCTestCase {
         trace.response(counted(), request: InflightRequest(correlationId: 1, apiKey: 0, apiVersion: 9, startNanos: 0),
                        bytes: 50, payload: nil)
         XCTAssertEqual(evaluated, 0)
-        XCTAssertTrue(captured.lines.withLock { $0.isEmpty })
+        XCTAssertTrue(captured.events.isEmpty)
     }
 
     func testOnWritesARequestAndAResponseLineAtTheConfiguredLevel() {
@@ -49,7 +30,7 @@ final class ProtocolTraceTests: XCTestCase {
         let start = DispatchTime.now().uptimeNanoseconds - 2_500_000
         trace.response(log, request: InflightRequest(correlationId: 42, apiKey: ApiKey.produce.rawValue, apiVersion: 9,
                                                     startNanos: start), bytes: 71, payload: nil)
-        let lines = captured.lines.withLock { $0 }
+        let lines = captured.events
         XCTAssertEqual(lines.count, 2)
         XCTAssertEqual(lines.map(\.0), [.info, .info])
         XCTAssertEqual(lines[0].1, "request api=Produce version=9 correlationId=42 bytes=1187")
@@ -62,11 +43,11 @@ final class ProtocolTraceTests: XCTestCase {
         XCTAssertTrue(trace.isOn)
         let (log, captured) = logger()
         trace.request(log, apiKey: 3, apiVersion: 12, correlationId: 7, bytes: 30)
-        XCTAssertEqual(captured.lines.withLock { $0.first?.0 }, .trace)
+        XCTAssertEqual(captured.events.first?.0, .trace)
         trace.apply(ProxyConfig.Logging(level: .info))
         XCTAssertFalse(trace.isOn)
         trace.request(log, apiKey: 3, apiVersion: 12, correlationId: 8, bytes: 30)
-        XCTAssertEqual(captured.lines.withLock { $0.count }, 1)
+        XCTAssertEqual(captured.events.count, 1)
     }
 
     func testResponseLineCarriesTheErrorCodeOfAResponseHeldWhole() {
@@ -77,8 +58,8 @@ final class ProtocolTraceTests: XCTestCase {
         trace.response(log, request: InflightRequest(correlationId: 5, apiKey: ApiKey.apiVersions.rawValue, apiVersion: 3,
                                                     startNanos: DispatchTime.now().uptimeNanoseconds),
                        bytes: payload.count + 4, payload: payload)
-        XCTAssertTrue(captured.lines.withLock { $0.first?.1.hasSuffix(" errorCode=35") } ?? false,
-                      captured.lines.withLock { $0.first?.1 } ?? "")
+        XCTAssertTrue(captured.events.first?.1.hasSuffix(" errorCode=35") ?? false,
+                      captured.events.first?.1 ?? "")
     }
 
     func testTopLevelErrorCodes() {

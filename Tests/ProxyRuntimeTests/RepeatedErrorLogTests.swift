@@ -3,27 +3,10 @@ import Logging
 import Synchronization
 import XCTest
 
-private final class Lines: Sendable {
-    let all = Mutex<[(Logger.Level, String)]>([])
-}
-
-private struct Collecting: LogHandler {
-    let lines: Lines
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) {
-        lines.all.withLock { $0.append((event.level, "\(event.message)")) }
-    }
-}
-
 final class RepeatedErrorLogTests: XCTestCase {
     func testFirstAtItsLevelRepeatsAtDebugThenASummaryFromConcurrentCallers() throws {
-        let lines = Lines()
-        let log = RepeatedErrorLog(logger: Logger(label: "t") { _ in Collecting(lines: lines) }, windowSeconds: 1)
+        let lines = LogCapture()
+        let log = RepeatedErrorLog(logger: lines.logger(label: "t"), windowSeconds: 1)
         XCTAssertEqual(log.level(.error, cluster: "primary", reason: "SASL login failed"), .error)
         let levels = Mutex<[Logger.Level]>([])
         DispatchQueue.concurrentPerform(iterations: 40) { _ in
@@ -37,7 +20,7 @@ final class RepeatedErrorLogTests: XCTestCase {
         let deadline = Date().addingTimeInterval(5)
         var summaries: [(Logger.Level, String)] = []
         while Date() < deadline {
-            summaries = lines.all.withLock { $0 }
+            summaries = lines.events
             if !summaries.isEmpty { break }
             Thread.sleep(forTimeInterval: 0.05)
         }

@@ -17,12 +17,14 @@ public struct ResponseRewriter: Sendable {
     /// - Parameters:
     ///   - payload: the response frame after its size prefix (header + body).
     ///   - clearLeaderEpochs: hide Metadata leader epochs (when clients may be moved to another cluster).
+    ///   - clusterId: the cluster id to answer instead of the broker's (see PresentedClusterId).
     ///   - versionLimits: what ApiVersions answers are limited to besides the proxy's own decoding.
     ///   - localPort: the proxy port standing for a broker; throws when none can be given.
     public func rewrite(
         request: InflightRequest,
         payload: [UInt8],
         clearLeaderEpochs: Bool = false,
+        clusterId: String? = nil,
         versionLimits: ApiVersionsLimits = .singleCluster,
         localPort: (BrokerEndpoint) throws(ProxyStreamError) -> UInt16
     ) throws(ProxyStreamError) -> [UInt8] {
@@ -46,7 +48,7 @@ public struct ResponseRewriter: Sendable {
             let host = advertisedHost
             let rewritten = try EndpointRewriting.rewriteResponse(
                 apiKey: request.apiKey, apiVersion: request.apiVersion, payload: payload,
-                clearLeaderEpochs: clearLeaderEpochs
+                clearLeaderEpochs: clearLeaderEpochs, clusterId: clusterId
             ) { endpoint in
                 guard failure == nil else { return }
                 do throws(ProxyStreamError) {

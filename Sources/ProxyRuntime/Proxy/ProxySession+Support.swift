@@ -28,10 +28,13 @@ extension ProxyContext {
     func rewrite(_ request: InflightRequest, _ payload: [UInt8], cluster: String,
                  clearLeaderEpochs: Bool) throws(ProxyStreamError) -> [UInt8] {
         // Only ApiVersions answers need the other clusters' ranges.
+        let names = config.clusters.map(\.name)
         let limits = request.apiKey == ApiKey.apiVersions.rawValue
-            ? apiVersions.limits(answeredBy: cluster, configured: config.clusters.map(\.name)) : .singleCluster
+            ? apiVersions.limits(answeredBy: cluster, configured: names) : .singleCluster
+        let clusterId = request.apiKey == ApiKey.metadata.rawValue || request.apiKey == ApiKey.describeCluster.rawValue
+            ? PresentedClusterId.forClusters(named: names) : nil
         let rewritten = try rewriter.rewrite(request: request, payload: payload, clearLeaderEpochs: clearLeaderEpochs,
-                                             versionLimits: limits) {
+                                             clusterId: clusterId, versionLimits: limits) {
             endpoint throws(ProxyStreamError) in
             do throws(BrokerDirectory.Failure) {
                 return try directory.localPort(cluster: cluster, endpoint: endpoint)

@@ -6,7 +6,12 @@ import Musl
 import Dispatch
 import Logging
 
-/// Watches the config file with inotify and calls `onChange` (debounced) when it may have changed.
+/// Watches the config file with inotify and calls `onChange` when it may have changed.
+///
+/// A rename onto the path or onto `..data` is a complete new version in one atomic step, so it
+/// reloads at once: that is how kubelet publishes a ConfigMap, and a failover edit should not wait.
+/// Anything else (an in-place write, which truncates and then writes, perhaps in several calls)
+/// is debounced, so the reload reads the finished file rather than a half-written one.
 ///
 /// Covers how files change in practice: an in-place write (IN_CLOSE_WRITE on the file), write to
 /// a temp file then rename over it (IN_MOVED_TO in the directory), and a Kubernetes ConfigMap
@@ -95,6 +100,7 @@ public final class ConfigWatcher: @unchecked Sendable {
     private func drainEvents() {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var relevant = false
+        var replaced = false
         while true {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n <= 0 { break }
@@ -103,6 +109,7 @@ public final class ConfigWatcher: @unchecked Sendable {
                 let header = MemoryLayout<inotify_event>.size
                 while offset + header <= n {
                     let wd = raw.load(fromByteOffset: offset, as: Int32.self)
+                    let mask = raw.load(fromByteOffset: offset + 4, as: UInt32.self)
                     let length = Int(raw.load(fromByteOffset: offset + 12, as: UInt32.self))
                     let nameBytes = raw[(offset + header)..<(offset + header + length)].prefix { $0 != 0 }
                     let name = String(decoding: nameBytes, as: UTF8.self)
@@ -110,11 +117,18 @@ public final class ConfigWatcher: @unchecked Sendable {
                         relevant = true
                     }
                     if wd == directoryWatch && name == "..data" { dataSwapped = true }
+                    if wd == directoryWatch && mask & UInt32(IN_MOVED_TO) != 0 && (name == fileName || name == "..data") {
+                        replaced = true
+                    }
                     offset += header + length
                 }
             }
         }
-        if relevant {
+        if replaced {
+            // Whatever was pending is superseded by the version just renamed into place.
+            debounceTimer?.schedule(deadline: .distantFuture)
+            fire()
+        } else if relevant {
             debounceTimer?.schedule(deadline: .now() + debounce)
         }
     }

@@ -45,7 +45,7 @@ final class ProxyUnderTest {
             throw HarnessError("test config rejected: \(error)")
         }
         let capture = logs
-        let logger = Logger(label: "char-proxy") { _ in CapturingLogHandler(capture: capture) }
+        let logger = capture.logger(label: "char-proxy", level: .debug)
         do {
             server = try ProxyServer(config: config, logger: logger, registry: registry, loops: 2)
             try server.start()
@@ -122,39 +122,6 @@ final class ProxyUnderTest {
     }
 
     func errors(_ reason: String) -> Double { metric("kafka_proxy_errors_total", "reason=\"\(reason)\"") }
-}
-
-/// Log lines of one proxy, for failure messages.
-final class LogCapture: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    private let echo = ProcessInfo.processInfo.environment["CHAR_LOG"] != nil
-
-    func append(_ line: String) {
-        if echo { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        lock.withLock { lines.append(line) }
-    }
-
-    var all: [String] { lock.withLock { lines } }
-    var text: String { all.joined(separator: "\n") }
-    func contains(_ fragment: String) -> Bool { all.contains { $0.contains(fragment) } }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .debug
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let meta = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        capture.append("\(event.level)\(meta): \(event.message)")
-    }
 }
 
 /// A port nothing listens on right now (bound, read, released).
