@@ -89,6 +89,47 @@ final class TopicNamesGroupApiTests: XCTestCase {
         }
     }
 
+    /// The broker hands the members' subscriptions (JoinGroup) and the leader's assignments
+    /// (SyncGroup) back as it got them: what goes up mapped comes back as the client sent it.
+    func testConsumerProtocolRoundTrips() throws {
+        var context = TopicMappingContext()
+        let subscription = Self.subscription(3, ["orders", "audit"])
+        let upstreamSubscription = Self.subscription(3, ["dc1.orders", "dc1.audit"])
+        func join(_ metadata: [UInt8]) -> [UInt8] {
+            var m = Msg(flex: true)
+            m.str("g"); m.i32(10_000); m.i32(30_000); m.str("m1"); m.str(nil); m.str("consumer")
+            m.count(1); m.str("range"); m.data(metadata); m.tags()
+            m.str(nil); m.tags()
+            return m.bytes
+        }
+        XCTAssertEqual(try mapRequest(.joinGroup, 9, join(subscription), context: &context), join(upstreamSubscription))
+        func joinResponse(_ metadata: [UInt8]) -> [UInt8] {
+            var m = Msg(flex: true)
+            m.i32(0); m.i16(0); m.i32(1); m.str("consumer"); m.str("range"); m.str("m1"); m.bool(false); m.str("m1")
+            m.count(1); m.str("m1"); m.str(nil); m.data(metadata); m.tags()
+            m.tags()
+            return m.bytes
+        }
+        XCTAssertEqual(try mapResponse(.joinGroup, 9, joinResponse(upstreamSubscription), context: &context), joinResponse(subscription))
+
+        let assignment = Self.assignment(3, ["orders"])
+        func sync(_ a: [UInt8]) -> [UInt8] {
+            var m = Msg(flex: true)
+            m.str("g"); m.i32(1); m.str("m1"); m.str(nil); m.str("consumer"); m.str("range")
+            m.count(1); m.str("m1"); m.data(a); m.tags()
+            m.tags()
+            return m.bytes
+        }
+        func syncResponse(_ a: [UInt8]) -> [UInt8] {
+            var m = Msg(flex: true)
+            m.i32(0); m.i16(0); m.str("consumer"); m.str("range"); m.data(a); m.tags()
+            return m.bytes
+        }
+        let upstreamAssignment = Self.assignment(3, ["dc1.orders"])
+        XCTAssertEqual(try mapRequest(.syncGroup, 5, sync(assignment), context: &context), sync(upstreamAssignment))
+        XCTAssertEqual(try mapResponse(.syncGroup, 5, syncResponse(upstreamAssignment), context: &context), syncResponse(assignment))
+    }
+
     func testOtherProtocolTypesPassUnchanged() throws {
         for v in Int16(0)...6 {
             var context = TopicMappingContext()

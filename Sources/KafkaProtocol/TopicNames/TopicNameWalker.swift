@@ -292,30 +292,36 @@ struct TopicNameWalker {
     }
 
     mutating func readInt16() throws(KafkaProtocolError) -> Int16 {
-        try skip(2, "int16")
-        return Int16(bitPattern: UInt16(body[pos - 2]) << 8 | UInt16(body[pos - 1]))
+        var cursor = RawCursor(body, offset: pos)
+        guard let v = cursor.int16() else { throw truncated("int16") }
+        pos = cursor.offset
+        return v
     }
 
     mutating func readInt32() throws(KafkaProtocolError) -> Int32 {
-        try skip(4, "int32")
-        let b = pos - 4
-        return Int32(bitPattern: UInt32(body[b]) << 24 | UInt32(body[b + 1]) << 16 | UInt32(body[b + 2]) << 8 | UInt32(body[b + 3]))
+        var cursor = RawCursor(body, offset: pos)
+        guard let v = cursor.int32() else { throw truncated("int32") }
+        pos = cursor.offset
+        return v
     }
 
     mutating func readUnsignedVarint() throws(KafkaProtocolError) -> UInt32 {
-        var result: UInt32 = 0
-        var shift: UInt32 = 0
-        while true {
-            guard pos < body.count else { throw KafkaProtocolError(.truncated, "varint at offset \(pos)") }
-            let b = body[pos]
-            pos += 1
-            if shift == 28 && b & 0xF0 != 0 {
-                throw KafkaProtocolError(.badVarint, "unsigned varint longer than 32 bits at offset \(pos - 1)")
-            }
-            result |= UInt32(b & 0x7F) << shift
-            if b & 0x80 == 0 { return result }
-            shift += 7
+        var cursor = RawCursor(body, offset: pos)
+        let v: UInt32?
+        do {
+            v = try cursor.unsignedVarint()
+        } catch let e as KafkaProtocolError {
+            throw e
+        } catch {
+            throw KafkaProtocolError(.badVarint, "varint at offset \(pos): \(error)")
         }
+        guard let v else { throw truncated("varint") }
+        pos = cursor.offset
+        return v
+    }
+
+    func truncated(_ what: StaticString) -> KafkaProtocolError {
+        KafkaProtocolError(.truncated, "\(what) at offset \(pos): \(body.count - pos) bytes left")
     }
 
     /// The length of a string, bytes or array: nil for null.
