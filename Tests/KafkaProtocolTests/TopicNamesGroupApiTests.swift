@@ -211,7 +211,7 @@ final class TopicNamesGroupApiTests: XCTestCase {
 
     /// The regex the client sends for `topics` ["a", ...], and its upstream form otherwise.
     static func regex(_ topics: [String]) -> String {
-        topics.contains("a") ? "orders.*|a" : "dc1\\.(?:orders.*|a)"
+        topics.contains("a") ? "orders.*|a" : "^dc1\\.(?:orders.*|a)$"
     }
 
     func testConsumerGroupHeartbeatNamesAndRegex() throws {
@@ -267,7 +267,7 @@ final class TopicNamesGroupApiTests: XCTestCase {
         XCTAssertNil(p.client("dc-1."))
         XCTAssertNil(p.client("dc-1"))
         let up = p.upstreamRegex(Array("a|b.*".utf8))
-        XCTAssertEqual(String(decoding: up, as: UTF8.self), "dc\\-1\\.(?:a|b.*)")
+        XCTAssertEqual(String(decoding: up, as: UTF8.self), "^dc\\-1\\.(?:a|b.*)$")
         XCTAssertEqual(p.clientRegex(up), Array("a|b.*".utf8))
         XCTAssertNil(p.clientRegex(Array("other.*".utf8)))
     }

@@ -33,26 +33,30 @@ public struct TopicPrefix: Sendable, Hashable {
     // MARK: subscription regexes
 
     /// The upstream form of a client's subscription regex. Brokers match a member's regex against
-    /// whole topic names (RE2J `matches`), so prefix + (?:regex) matches exactly the upstream
-    /// names prefix + X whose X the client's regex matches, and nothing without the prefix.
+    /// whole topic names, so ^prefix(?:regex)$ matches exactly the upstream names prefix + X whose
+    /// X the client's regex matches; the anchors keep every name without the prefix out even for
+    /// a matcher that looks for the pattern anywhere in a name.
     func upstreamRegex(_ clientRegex: [UInt8]) -> [UInt8] {
-        regexHead + clientRegex + [UInt8(ascii: ")")]
+        regexHead + clientRegex + Self.regexTail
     }
+
+    static let regexTail: [UInt8] = Array(")$".utf8)
 
     /// The client's regex back from an upstream one built by `upstreamRegex`, nil for any other.
     func clientRegex(_ upstreamRegex: [UInt8]) -> [UInt8]? {
         let head = regexHead
-        guard upstreamRegex.count > head.count, upstreamRegex.starts(with: head),
-              upstreamRegex.last == UInt8(ascii: ")") else { return nil }
-        return Array(upstreamRegex[head.count..<(upstreamRegex.count - 1)])
+        let tail = Self.regexTail
+        guard upstreamRegex.count > head.count + tail.count, upstreamRegex.starts(with: head),
+              upstreamRegex.suffix(tail.count).elementsEqual(tail) else { return nil }
+        return Array(upstreamRegex[head.count..<(upstreamRegex.count - tail.count)])
     }
 
-    /// The prefix as a regex literal followed by the opening of a non-capturing group. Every
+    /// ^, the prefix as a regex literal, and the opening of a non-capturing group. Every
     /// character but letters, digits and '_' is escaped (RE2 takes any escaped punctuation as
     /// itself); topic names hold only [a-zA-Z0-9._-] anyway.
     private var regexHead: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2 + 3)
+        var out: [UInt8] = [UInt8(ascii: "^")]
+        out.reserveCapacity(bytes.count * 2 + 4)
         for b in bytes {
             let plain = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
             if !plain && b < 0x80 { out.append(UInt8(ascii: "\\")) }
