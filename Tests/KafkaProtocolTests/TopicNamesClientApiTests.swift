@@ -321,3 +321,45 @@ final class TopicNamesClientApiTests: XCTestCase {
         assertThrowsCode(.trailingBytes) { _ = try mapRequest(.metadata, 4, input, context: &context) }
     }
 }
+
+/// Properties of the descriptions themselves.
+final class TopicNamesSpecTests: XCTestCase {
+    /// A response topic outside the prefix is dropped with its array element, so every topic
+    /// field of a response must sit inside an array (the cursor handles its own).
+    func testEveryResponseTopicCanBeDropped() {
+        func check(_ fields: [TopicField], inArray: Bool, _ path: String) {
+            for field in fields { check(field.kind, inArray: inArray, path) }
+        }
+        func check(_ kind: TopicFieldKind, inArray: Bool, _ path: String) {
+            switch kind {
+            case .topic, .resourceName:
+                XCTAssertTrue(inArray, "\(path): a topic outside any array")
+            case .array(let element):
+                check(element, inArray: true, path)
+            case .structure(let fields), .nullableStructure(let fields):
+                check(fields, inArray: inArray, path)
+            default:
+                break
+            }
+        }
+        for (key, spec) in TopicNameMapping.specs {
+            check(spec.response, inArray: false, "\(ApiKey(key)) response")
+        }
+        check(ConsumerProtocolSpec.subscription, inArray: false, "subscription")
+        check(ConsumerProtocolSpec.assignment, inArray: false, "assignment")
+    }
+
+    /// Every mapped API is in the catalog with the same flexible versions the walker assumes, and
+    /// every API the catalog knows that names topics is either mapped or listed as carrying them.
+    func testCarriedAndMappedApis() {
+        XCTAssertTrue(TopicNameMapping.mappedVersions.keys.allSatisfy { ApiCatalog.descriptor($0) != nil })
+        XCTAssertTrue(TopicNameMapping.unmappedCarryingTopicNames.isDisjoint(with: TopicNameMapping.mappedVersions.keys))
+        for key: Int16 in [29, 30, 31, 34, 35, 76, 77, 88, 89, 90, 91, 92, 27] {
+            XCTAssertTrue(TopicNameMapping.carriesTopicNames.contains(key), "\(ApiKey(key))")
+            XCTAssertNil(TopicNameMapping.mappedVersions[key], "\(ApiKey(key))")
+        }
+        for key: Int16 in [10, 12, 13, 16, 17, 18, 22, 25, 26, 36, 42, 60] {
+            XCTAssertFalse(TopicNameMapping.carriesTopicNames.contains(key), "\(ApiKey(key)) carries no topic names")
+        }
+    }
+}
