@@ -29,7 +29,8 @@ extension ProxyContext {
                  clearLeaderEpochs: Bool) throws(ProxyStreamError) -> [UInt8] {
         // Only ApiVersions answers need the other clusters' ranges.
         let limits = request.apiKey == ApiKey.apiVersions.rawValue
-            ? apiVersions.limits(answeredBy: cluster, configured: config.clusters.map(\.name)) : .singleCluster
+            ? apiVersions.limits(answeredBy: cluster, configured: config.clusters.map(\.name),
+                                 mapsTopicNames: config.mapsTopicNames) : .singleCluster
         let rewritten = try rewriter.rewrite(request: request, payload: payload, clearLeaderEpochs: clearLeaderEpochs,
                                              versionLimits: limits) {
             endpoint throws(ProxyStreamError) in
@@ -61,6 +62,7 @@ extension ConnectionMachine.Settings {
                   maxResponseBytes: limits.maxResponseBytes,
                   loginMechanism: context.config.cluster(named: cluster)?.sasl?.credentials.mechanism.rawValue,
                   translatesProducers: context.producerIds.mayTranslate(on: cluster) || context.groups.anyPending(on: cluster),
+                  topicPrefix: context.config.cluster(named: cluster)?.topicPrefix,
                   sniffsTLSClientHello: context.tls.listenerUsesTLS ? nil : Self.looksLikeClientHello)
     }
 
