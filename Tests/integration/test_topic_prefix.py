@@ -6,11 +6,12 @@ local `orders` with other records, which clients of the proxy must never see or 
 and a consumer group using `orders` through the proxy move primary -> dr -> primary.
 """
 
+import asyncio
 import time
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
 
 from failover_support import (DRAIN_SECONDS, ClusterTail, ConfluentProduceLoop, KafkaPythonProduceLoop,
                               cluster_pair, failover_report, mock_dr, mock_primary, needs_proxy,  # noqa: F401
@@ -36,9 +37,15 @@ def _fill_local(cluster, topic):
 
 
 def _topics_through(proxy):
-    """{topic: partition count} as a client of the proxy sees them."""
-    md = AdminClient({"bootstrap.servers": proxy.bootstrap, **FAST}).list_topics(timeout=10)
-    return {name: len(t.partitions) for name, t in md.topics.items() if t.error is None}
+    """{topic: partition count} as a client of the proxy sees them (Metadata for all topics)."""
+    async def listing():
+        c = AIOKafkaConsumer(bootstrap_servers=proxy.bootstrap, request_timeout_ms=10000)
+        await c.start()
+        try:
+            return {name: len(c.partitions_for_topic(name) or ()) for name in await c.topics()}
+        finally:
+            await c.stop()
+    return asyncio.run(listing())
 
 
 @pytest.mark.timeout(240)
