@@ -24,6 +24,7 @@ enum Seeds {
             return Array(seed[..<at]) + [UInt8(truncatingIfNeeded: 0x24 &+ i &* 29)] + seed[at...]
         }
         all["produce_batches"] = produceRequests().map { [UInt8]($0.dropFirst(4)) }
+        all["topic_names"] = topicNameSeeds()
         // Flags (SASL, translation, held fetches) and a chunk seed, then "connected", then client bytes.
         all["connection_machine"] = framingSeeds().enumerated().map { i, seed in
             [UInt8(truncatingIfNeeded: i % 8), UInt8(truncatingIfNeeded: i), 6, 0] + seed
@@ -106,6 +107,29 @@ enum Seeds {
             request(.metadata, 14, 14, MetadataRequest(topicNames: nil).encoded(version: 13)),   // too new to rewrite
             request(.listOffsets, 2, 15, Array(repeating: 0x11, count: 30), clientId: String(repeating: "c", count: 300)),
         ]
+    }
+
+    /// Bodies naming the topic "orders", with the control bytes of `FuzzTargets.topicNames`.
+    static func topicNameSeeds() -> [[UInt8]] {
+        func seed(_ api: ApiKey, _ version: Int16, response: Bool, _ body: [UInt8]) -> [UInt8] {
+            let index = FuzzTargets.topicNameApis.firstIndex { $0.key == api.rawValue }!
+            return [UInt8(index), UInt8(version), response ? 3 : 0] + body
+        }
+        var out: [[UInt8]] = []
+        for v: Int16 in [1, 4, 9, 12, 13] {
+            out.append(seed(.metadata, v, response: false, MetadataRequest(topicNames: ["orders", "audit"]).encoded(version: v)))
+        }
+        for v: Int16 in [3, 9, 12] {
+            let produce = ProduceRequest(topic: "orders", partition: 0, records: batch(producerId: 1, epoch: 0, sequence: 0), acks: -1)
+            out.append(seed(.produce, v, response: false, produce.encoded(version: v)))
+        }
+        for v: Int16 in [2, 8, 9, 12] { out.append(seed(.produce, v, response: true, produceResponseBody(version: v))) }
+        for v: Int16 in [4, 12] {
+            let fetch = FetchRequest(topics: [.init(name: "orders", partitions: [.init(partition: 0, fetchOffset: 7)])])
+            out.append(seed(.fetch, v, response: false, fetch.encoded(version: v)))
+            out.append(seed(.fetch, v, response: true, fetchResponseBody(version: v)))
+        }
+        return out
     }
 
     static func requestPayloads() -> [[UInt8]] {

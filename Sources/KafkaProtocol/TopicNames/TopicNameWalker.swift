@@ -105,7 +105,7 @@ struct TopicNameWalker {
             flush(to: start)
             try writeStringLength(prefix.bytes.count + r.count)
             out.buffer += prefix.bytes
-            out.buffer += body[r]
+            append(r)
         case .toClient:
             guard prefix.hasPrefix(UnsafeRawBufferPointer(rebasing: body[r])) else {
                 guard inElement else {
@@ -116,7 +116,7 @@ struct TopicNameWalker {
             }
             flush(to: start)
             try writeStringLength(r.count - prefix.bytes.count)
-            out.buffer += body[(r.lowerBound + prefix.bytes.count)..<r.upperBound]
+            append((r.lowerBound + prefix.bytes.count)..<r.upperBound)
         }
         copied = pos
         changed = true
@@ -227,8 +227,14 @@ struct TopicNameWalker {
     // MARK: output
 
     mutating func flush(to end: Int) {
-        if end > copied { out.buffer += body[copied..<end] }
+        if end > copied { append(copied..<end) }
         copied = max(copied, end)
+    }
+
+    /// Input bytes into the output, as one contiguous copy.
+    mutating func append(_ range: Range<Int>) {
+        guard let base = body.baseAddress, !range.isEmpty else { return }
+        out.buffer.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self) + range.lowerBound, count: range.count))
     }
 
     mutating func writeStringLength(_ n: Int) throws(KafkaProtocolError) {
