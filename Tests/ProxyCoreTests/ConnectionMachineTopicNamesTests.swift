@@ -94,6 +94,26 @@ final class ConnectionMachineTopicNamesTests: XCTestCase {
         XCTAssertEqual(try rewritten(d).topics.map(\.name), ["orders"])
     }
 
+    func testBytesAfterAMessageAreKeptAsKafkaDoes() throws {
+        // librdkafka 2.16's Metadata v12 request for all topics: 3 bytes after the message.
+        var d = prefixed()
+        let all = StreamFixtures.request(.metadata, 12, correlationId: 4, body: [0, 0, 0, 0, 1, 0, 0])
+        XCTAssertEqual(d.client(all).toBroker, all)
+        let named = StreamFixtures.request(.metadata, 12, correlationId: 5,
+                                           body: MetadataRequest(topicNames: ["orders"]).encoded(version: 12) + [9])
+        let sent = d.client(named)
+        XCTAssertNil(sent.closeReason)
+        XCTAssertEqual(sent.toBroker, StreamFixtures.request(.metadata, 12, correlationId: 5,
+            body: MetadataRequest(topicNames: [Self.prefix + "orders"]).encoded(version: 12) + [9]))
+        // The librdkafka mock's Metadata v13 answers end with a stray byte.
+        _ = d.broker(Self.metadataResponse(4, topics: ["orders"]))
+        var answer = Self.metadataResponse(5, topics: [Self.prefix + "orders"])
+        answer[3] += 1
+        answer.append(0)
+        XCTAssertNil(d.broker(answer).closeReason)
+        XCTAssertEqual(try rewritten(d).topics.map(\.name), ["orders"])
+    }
+
     func testAClusterWithoutPrefixStreamsAsBefore() {
         var d = MachineDriver()
         d.relaying()
