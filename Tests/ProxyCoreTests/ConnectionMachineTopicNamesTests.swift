@@ -16,14 +16,19 @@ final class ConnectionMachineTopicNamesTests: XCTestCase {
         return d
     }
 
-    private static let batch = RecordBatchBuilder(baseTimestamp: 1_700_000_000_000)
-        .build([Record(key: nil, value: Array(repeating: 0x61, count: 2_000))])
+    private static func batch(_ bytes: Int) -> [UInt8] {
+        RecordBatchBuilder(baseTimestamp: 1_700_000_000_000).build([Record(key: nil, value: Array(repeating: 0x61, count: bytes))])
+    }
 
-    private static func produce(_ correlationId: Int32, topic: String, version: Int16 = 9) -> [UInt8] {
+    private static let smallBatch = batch(2_000)
+    private static let largeBatch = batch(40_000)
+
+    private static func produce(_ correlationId: Int32, topic: String, version: Int16 = 9, large: Bool = false) -> [UInt8] {
         KafkaFrame.request(
             header: RequestHeader(apiKey: ApiKey.produce.rawValue, apiVersion: version, correlationId: correlationId,
                                   clientId: "app"),
-            body: ProduceRequest(topic: topic, partition: 0, records: batch, acks: -1).encoded(version: version))
+            body: ProduceRequest(topic: topic, partition: 0, records: large ? largeBatch : smallBatch, acks: -1)
+                .encoded(version: version))
     }
 
     private static func metadataRequest(_ correlationId: Int32, topics: [String]?, version: Int16 = 12) -> [UInt8] {
@@ -67,16 +72,35 @@ final class ConnectionMachineTopicNamesTests: XCTestCase {
         }
     }
 
-    func testTheRecordBatchOfAWholeFrameGoesOutBorrowed() {
-        var d = prefixed()
-        let frame = Self.produce(1, topic: "orders")
-        XCTAssertEqual(d.client(frame).toBroker, Self.produce(1, topic: Self.prefix + "orders"))
-        let borrowed = d.lastRaw.compactMap { action -> Int? in
-            if case .sendToBroker(.borrowed(let bytes)) = action { return bytes.count }
-            return nil
+    private func sends(_ d: MachineDriver) -> [String] {
+        d.lastRaw.compactMap { action -> String? in
+            switch action {
+            case .sendToBroker(.borrowed(let bytes)): "borrowed \(bytes.count)"
+            case .sendToBroker(.owned): "owned"
+            default: nil
+            }
         }
-        XCTAssertEqual(borrowed.count, 1, "the batch is lent from the read, not copied")
-        XCTAssertGreaterThanOrEqual(borrowed.first ?? 0, Self.batch.count)
+    }
+
+    func testALargeRecordBatchOfAWholeFrameGoesOutBorrowed() {
+        var d = prefixed()
+        let frame = Self.produce(1, topic: "orders", large: true)
+        XCTAssertEqual(d.client(frame).toBroker, Self.produce(1, topic: Self.prefix + "orders", large: true))
+        XCTAssertEqual(sends(d).count, 3, "\(sends(d))")
+        XCTAssertTrue(sends(d).contains { $0.hasPrefix("borrowed") && Int($0.dropFirst(9))! >= Self.largeBatch.count },
+                      "the batch is lent from the read, not copied: \(sends(d))")
+        // Split across reads, the frame was assembled in the relay: it goes out owned.
+        var split = prefixed()
+        var sent = split.client(Array(frame[..<100]))
+        sent += split.client(Array(frame[100...]))
+        XCTAssertEqual(sent.toBroker, Self.produce(1, topic: Self.prefix + "orders", large: true))
+        XCTAssertEqual(sends(split), ["owned"])
+    }
+
+    func testASmallRecordBatchIsCopiedIntoOneWrite() {
+        var d = prefixed()
+        XCTAssertEqual(d.client(Self.produce(1, topic: "orders")).toBroker, Self.produce(1, topic: Self.prefix + "orders"))
+        XCTAssertEqual(sends(d), ["owned"])
     }
 
     func testATranslatedProduceIsMappedToo() {

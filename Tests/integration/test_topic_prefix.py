@@ -16,7 +16,8 @@ from failover_support import (DRAIN_SECONDS, ClusterTail, ConfluentProduceLoop, 
                               cluster_pair, failover_report, mock_dr, mock_primary, needs_proxy,  # noqa: F401
                               phase_wait, seq_of, tansu_dr, tansu_primary, value_of, wait_until)
 from helpers import FAST, unique
-from topic_prefix_support import PREFIX, AiokafkaProduceLoop, GroupReader, TestMirror, prefix_proxy  # noqa: F401
+from topic_prefix_support import (PREFIX, AiokafkaProduceLoop, GroupReader, TestMirror, pausable,  # noqa: F401
+                                  prefix_proxy)
 
 pytestmark = needs_proxy
 
@@ -65,7 +66,7 @@ def test_prefixed_dr_keeps_the_application_topic_names(cluster_pair, prefix_prox
     conf = {}
     if client == "kafka-python":
         conf = dict(enable_idempotence=False, **pair.primary.kafka_python_kwargs)
-    loop = LOOPS[client](p.bootstrap, topic, interval=0.01, **conf).start()
+    loop = pausable(LOOPS[client](p.bootstrap, topic, interval=0.01, **conf)).start()
     reader = GroupReader(client, p.bootstrap, topic, group, kafka_python_kwargs=pair.primary.kafka_python_kwargs)
     seen_on_dr = None
     report = []
@@ -75,26 +76,42 @@ def test_prefixed_dr_keeps_the_application_topic_names(cluster_pair, prefix_prox
                    "the group reading on primary and its offsets synced to dr",
                    detail=lambda: "read %d, synced %s, mirror errors %s" % (len(reader.values()), mirror.synced,
                                                                            mirror.errors[:3]))
-        # The link stops at the failover; what it copied has the primary's offsets.
-        wait_until(lambda: mirror.copied_total() >= tails["primary"].count() - 20, 15, "the mirror catching up")
+        # A planned failover: the producer stands still (its connections stay open), the link
+        # catches up and syncs the group's offsets, stops, and the proxy switches. Offsets on dr are
+        # then the primary's, so the group resumes on dr where it left the primary.
+        loop.pause()
+        time.sleep(1)
+        wait_until(lambda: mirror.copied_total() == tails["primary"].count()
+                   and set(tails["primary"].values()) <= set(reader.values()), 30,
+                   "the mirror and the group catching up with the paused producer",
+                   detail=lambda: "copied %d of %d" % (mirror.copied_total(), tails["primary"].count()))
+        copied = dict(mirror.copied)
+        wait_until(lambda: mirror.synced == copied, 15, "the group's final offsets synced to dr",
+                   detail=lambda: "synced %s, copied %s" % (mirror.synced, copied))
         mirror.stop()
         report.append("mirror copied %s, group offsets synced %s" % (mirror.copied, mirror.synced))
 
         base = tails["dr mirror"].count()
         p.switch("dr")
         p.wait_active("dr", 10)
+        loop.resume()
         phase_wait(loop, tails["dr mirror"], base, "records produced on dr's %s%s" % (PREFIX, topic),
                    timeout=40, need=100, proxy=p)
         seen_on_dr = _topics_through(p)
+        # The failback is planned too: what was written on dr is read there before the group leaves
+        # (no link copies it back).
+        loop.pause()
+        time.sleep(1)
         acked_on_dr = {value_of(s) for s in list(loop.acked)} & set(tails["dr mirror"].values())
         # A member moved to dr rejoins its group there first (aiokafka after its fetch times out).
-        wait_until(lambda: acked_on_dr <= set(reader.values()), 90, "the group reading dr's records",
+        wait_until(lambda: acked_on_dr <= set(reader.values()), 60, "the group reading dr's records",
                    detail=lambda: "%d of %d read; reader errors %s" % (
                        len(acked_on_dr & set(reader.values())), len(acked_on_dr), reader.errors[-5:]))
 
         base = tails["primary"].count()
         p.switch("primary")
         p.wait_active("primary", 10)
+        loop.resume()
         phase_wait(loop, tails["primary"], base, "records produced on primary after the failback",
                    timeout=40, need=100, proxy=p)
     finally:

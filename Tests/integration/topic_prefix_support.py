@@ -8,7 +8,8 @@ Pieces:
                    to what was copied). A thread; stopped before the switch, as a link is at a
                    failover.
   AiokafkaProduceLoop
-                   the ProduceLoop of failover_support on aiokafka.
+                   the ProduceLoop of failover_support on aiokafka; pausable() holds any loop
+                   between two records (the cut-over of a planned failover).
   GroupReader      a consumer group member of one client library (confluent-kafka, kafka-python,
                    aiokafka) reading a topic through the proxy in a thread, committing as it goes.
 
@@ -152,6 +153,30 @@ class TestMirror:
         for c in (self._source, self._source_offsets, self._target_offsets):
             with contextlib.suppress(Exception):
                 c.close()
+
+
+class _PausableStop(threading.Event):
+    """A ProduceLoop's stop flag that also holds the loop while paused: every loop asks
+    `_stop.is_set()` before each record, so a pause stands the producer still between two
+    records (its connections stay open and are moved)."""
+
+    def __init__(self):
+        super().__init__()
+        self.running = threading.Event()
+        self.running.set()
+
+    def is_set(self):
+        while not super().is_set() and not self.running.wait(0.05):
+            pass
+        return super().is_set()
+
+
+def pausable(loop):
+    """Before start(): loop.pause() / loop.resume() hold and release it between two records."""
+    loop._stop = _PausableStop()
+    loop.pause = loop._stop.running.clear
+    loop.resume = loop._stop.running.set
+    return loop
 
 
 class AiokafkaProduceLoop(ProduceLoop):

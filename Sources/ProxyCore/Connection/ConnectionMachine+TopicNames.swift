@@ -159,8 +159,9 @@ extension ConnectionMachine {
 
     static let maxTrailingBytes = 8
 
-    /// Smaller original pieces are copied next to the new bytes: one write instead of several.
-    static let copiedPieceLimit = 512
+    /// Smaller original pieces are copied next to the new bytes: one write instead of three (a
+    /// write costs more than copying a few KiB); larger ones, record batches, go out borrowed.
+    static let copiedPieceLimit = 16 * 1024
 
     private static func appendInt32(_ value: Int32, to bytes: inout [UInt8]) {
         let v = UInt32(bitPattern: value)
