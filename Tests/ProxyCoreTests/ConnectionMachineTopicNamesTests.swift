@@ -103,6 +103,38 @@ final class ConnectionMachineTopicNamesTests: XCTestCase {
         XCTAssertEqual(sends(d), ["owned"])
     }
 
+    func testTheRequestsAndResponsesOfOneReadGoOutInOneWriteEach() {
+        var d = prefixed()
+        let sent = d.client(Self.produce(1, topic: "orders") + Self.produce(2, topic: "orders"))
+        XCTAssertEqual(sent.toBroker, Self.produce(1, topic: Self.prefix + "orders") + Self.produce(2, topic: Self.prefix + "orders"))
+        XCTAssertEqual(sends(d), ["owned"])
+        XCTAssertEqual(sent.filter { if case .requestSeen = $0 { true } else { false } }.count, 2)
+        let answers = d.broker(Self.produceResponse(1, topic: Self.prefix + "orders") + Self.produceResponse(2, topic: Self.prefix + "orders"))
+        XCTAssertEqual(answers.toClient, Self.produceResponse(1, topic: "orders") + Self.produceResponse(2, topic: "orders"))
+        XCTAssertEqual(answers.filter(\.isBytes).count, 1, "\(answers)")
+        XCTAssertTrue(d.machine.inflight.isEmpty)
+    }
+
+    /// Produce v9 response: one topic, one partition, no error.
+    private static func produceResponse(_ correlationId: Int32, topic: String) -> [UInt8] {
+        var w = ByteWriter()
+        w.writeArrayCount(1, flexible: true)
+        w.writeString(topic, flexible: true)
+        w.writeArrayCount(1, flexible: true)
+        w.writeInt32(0)              // partition
+        w.writeInt16(0)              // error
+        w.writeInt64(41)             // base offset
+        w.writeInt64(-1)             // log append time
+        w.writeInt64(0)              // log start offset
+        w.writeArrayCount(0, flexible: true)   // record errors
+        w.writeNullableString(nil, flexible: true)
+        w.writeTaggedFields([], if: true)
+        w.writeTaggedFields([], if: true)
+        w.writeInt32(0)              // throttle
+        w.writeTaggedFields([], if: true)
+        return KafkaFrame.response(apiKey: ApiKey.produce.rawValue, apiVersion: 9, correlationId: correlationId, body: w.bytes)
+    }
+
     func testATranslatedProduceIsMappedToo() {
         // Translation on (producers may arrive from another cluster), none needed: mapped as usual.
         var d = prefixed(translates: true)

@@ -80,7 +80,7 @@ extension ConnectionMachine {
             if ResponseRewriter.needsRewrite(apiKey: request.apiKey, apiVersion: request.apiVersion) {
                 actions.append(.rewriteToClient(request, payload: payload))
             } else {
-                actions.append(.sendToClient(.owned(KafkaFrame.framed(payload))))
+                actions.appendJoiningOwned(KafkaFrame.framed(payload), toBroker: false)
             }
         }
     }

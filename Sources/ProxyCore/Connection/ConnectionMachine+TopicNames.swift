@@ -68,7 +68,7 @@ extension ConnectionMachine {
             case .original(let range):
                 let slice = UnsafeRawBufferPointer(rebasing: body[range])
                 if borrows, range.count >= Self.copiedPieceLimit {
-                    if !head.isEmpty { actions.append(.sendToBroker(.owned(head))) }
+                    if !head.isEmpty { actions.appendJoiningOwned(head, toBroker: true) }
                     head = []
                     actions.append(.sendToBroker(.borrowed(slice)))
                 } else {
@@ -76,7 +76,7 @@ extension ConnectionMachine {
                 }
             }
         }
-        if !head.isEmpty { actions.append(.sendToBroker(.owned(head))) }
+        if !head.isEmpty { actions.appendJoiningOwned(head, toBroker: true) }
         return true
     }
 
