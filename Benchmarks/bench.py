@@ -141,6 +141,9 @@ class Stack:
         self.alloc_proxy_port = base + 5
         self.alloc_proxy_admin = base + 6
         self.alloc_proxy_brokers = (base + 20, base + 29)
+        # --topic-prefix: the proxy's cluster maps topic names; a synthetic broker of its own answers
+        # the prefixed topic (direct and HAProxy keep the plain one).
+        self.proxy_upstream_port = base + 7 if a.topic_prefix and a.broker == "synthetic" else base
         self.broker_pids = []
         self.haproxy = None
         self.proxy = None
@@ -159,6 +162,11 @@ class Stack:
                                       "--listen", f"127.0.0.1:{self.broker_behind_haproxy}=127.0.0.1:{self.haproxy_port}"])
             wait_port(self.broker_port, proc=b)
             self.broker_pids = [b.pid]
+            if self.proxy_upstream_port != self.broker_port:
+                b = self.spawn("broker-prefixed", [a.broker_bin, "--listen", f"127.0.0.1:{self.proxy_upstream_port}",
+                                                   "--topic", a.topic_prefix + a.topic])
+                wait_port(self.proxy_upstream_port, proc=b)
+                self.broker_pids.append(b.pid)
         else:
             tansu = a.tansu_bin
             for name, port, adv in (("tansu-direct", self.broker_port, self.broker_port),
@@ -170,6 +178,8 @@ class Stack:
                 self.broker_pids.append(p.pid)
             for port in (self.broker_port, self.broker_behind_haproxy):
                 create_topic(port, a.topic)
+            if a.topic_prefix:
+                create_topic(self.broker_port, a.topic_prefix + a.topic)
 
         cfg = os.path.join(self.work, "haproxy.cfg")
         splice = "    option splice-auto\n" if haproxy_has_splice() else ""
@@ -210,8 +220,8 @@ admin:
   listen: 127.0.0.1:{admin}
 clusters:
   bench:
-    bootstrapServers: ["127.0.0.1:{self.broker_port}"]
-limits:
+    bootstrapServers: ["127.0.0.1:{self.proxy_upstream_port}"]
+{f'    topicPrefix: "{self.a.topic_prefix}"' + chr(10) if self.a.topic_prefix else ""}limits:
   maxConnections: 30000
   idleTimeoutSeconds: 3600
 logging:
@@ -606,6 +616,8 @@ def main():
     ap.add_argument("--malloccount", default=os.path.join(HERE, ".build/malloccount.so"))
     ap.add_argument("--tansu-bin", default=None)
     ap.add_argument("--topic", default="bench")
+    ap.add_argument("--topic-prefix", default=None,
+                    help="give the proxy's cluster this topicPrefix (the cost of mapping topic names)")
     ap.add_argument("--only", default="", help="comma-separated workload names (prefix match)")
     ap.add_argument("--paths", default=",".join(PATHS))
     ap.add_argument("--idle-connections", type=int, default=10000)
@@ -696,7 +708,8 @@ def main():
 
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    out = a.out or os.path.join(HERE, "results", f"{stamp}-{a.broker}{'-quick' if a.quick else ''}.json")
+    out = a.out or os.path.join(HERE, "results", f"{stamp}-{a.broker}{'-prefix' if a.topic_prefix else ''}"
+                                                 f"{'-quick' if a.quick else ''}.json")
     doc = {"started": started.isoformat(), "machine": machine(), "broker": a.broker, "quick": a.quick,
            "settings": {k: v for k, v in vars(a).items()}, "results": results, "targets": tg, "table": lines}
     with open(out, "w") as f:

@@ -56,6 +56,7 @@ struct Check: ParsableCommand {
             let (config, manifest) = try ConfigLoader.loadConfigOrManifest(path: options.config)
             let checked = manifest.map { "ConfigMap \($0.name.map { "\($0), " } ?? "")data.\($0.entry): " } ?? ""
             print("\(options.config): ok (\(checked)active cluster \(config.activeCluster), \(config.clusters.count) cluster(s))")
+            for advisory in config.advisories { ProcessIO.writeToStandardError("\(options.config): warning: \(advisory)\n") }
         } catch {
             ConfigFile.report(error, path: options.config)
             throw ExitCode(1)

@@ -104,10 +104,10 @@ struct MachineDriver {
     }
 
     static func settings(cluster: String, login: String? = nil, translates: Bool = false, idleSeconds: Int = 30,
-                         maxRequestBytes: Int = 1 << 20) -> ConnectionMachine.Settings {
+                         maxRequestBytes: Int = 1 << 20, topicPrefix: String? = nil) -> ConnectionMachine.Settings {
         .init(route: "bootstrap", cluster: cluster, connectTimeoutSeconds: 10, idleTimeoutSeconds: idleSeconds,
               maxRequestBytes: maxRequestBytes, maxResponseBytes: 1 << 20, loginMechanism: login,
-              translatesProducers: translates)
+              translatesProducers: translates, topicPrefix: topicPrefix)
     }
 
     mutating func drain() -> [Recorded] {

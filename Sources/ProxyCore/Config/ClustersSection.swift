@@ -42,10 +42,16 @@ enum ClusterSection {
             tlsOK = tls != nil
         }
         let sasl = SASLSection.decode(map.optional("sasl"), clusterPath: path, ownerMark: map.keyMark("sasl"), diagnostics)
+        var topicPrefix: String?
+        var prefixOK = true
+        if let prefixNode = map.optional("topicPrefix") {
+            topicPrefix = TopicPrefixValue.decode(prefixNode, path: map.childPath("topicPrefix"), diagnostics)
+            prefixOK = topicPrefix != nil
+        }
         guard let serversNode = map.required("bootstrapServers", what: "a list of host:port") else { return nil }
         let servers = bootstrapServers(serversNode, path: map.childPath("bootstrapServers"), diagnostics)
-        guard let servers, tlsOK, let sasl else { return nil }
-        return ProxyConfig.Cluster(name: name, bootstrapServers: servers, tls: tls, sasl: sasl)
+        guard let servers, tlsOK, let sasl, prefixOK else { return nil }
+        return ProxyConfig.Cluster(name: name, bootstrapServers: servers, tls: tls, sasl: sasl, topicPrefix: topicPrefix)
     }
 
     /// A YAML list, or (as Kafka clients spell it) one comma-separated string.

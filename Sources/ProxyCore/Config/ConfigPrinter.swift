@@ -50,6 +50,7 @@ public enum ConfigPrinter {
             out.key(quote(cluster.name), indent: 1)
             let servers = cluster.bootstrapServers.map { quoteAlways($0.description) }.joined(separator: ", ")
             out.field("bootstrapServers", "[\(servers)]", indent: 2)
+            if let prefix = cluster.topicPrefix { out.field("topicPrefix", quoteAlways(prefix), indent: 2) }
             if let tls = cluster.tls {
                 out.key("tls", indent: 2)
                 out.field("enabled", String(tls.enabled), indent: 3)

@@ -40,6 +40,10 @@ public struct ProxyConfig: Equatable, Sendable {
 
     /// The cluster named by `activeCluster`. The loader guarantees it exists; a hand-built config
     /// that breaks this is a programming error.
+    /// Some cluster maps topic names: a connection may be moved onto it, so every connection
+    /// negotiates only what the mapping can handle.
+    public var mapsTopicNames: Bool { clusters.contains { $0.topicPrefix != nil } }
+
     public var active: Cluster {
         guard let cluster = cluster(named: activeCluster) else {
             preconditionFailure("activeCluster '\(activeCluster)' is not one of the configured clusters")
@@ -98,12 +102,17 @@ extension ProxyConfig {
         public var tls: ClusterTLS?
         /// nil (no `sasl:` key): no SASL login upstream.
         public var sasl: SASL?
+        /// A client's topic T is the topic `topicPrefix + T` on this cluster (mirror topics of
+        /// Cluster Linking or MirrorMaker 2). nil: names pass unchanged. Never empty.
+        public var topicPrefix: String?
 
-        public init(name: String, bootstrapServers: [HostPort], tls: ClusterTLS? = nil, sasl: SASL? = nil) {
+        public init(name: String, bootstrapServers: [HostPort], tls: ClusterTLS? = nil, sasl: SASL? = nil,
+                    topicPrefix: String? = nil) {
             self.name = name
             self.bootstrapServers = bootstrapServers
             self.tls = tls
             self.sasl = sasl
+            self.topicPrefix = topicPrefix
         }
 
         /// The TLS settings when TLS is on for this cluster.

@@ -75,7 +75,7 @@ extension ProxyConfig {
             guard let sasl = cluster.sasl, case .inline = sasl.password else { return nil }
             let at = sasl.inlinePasswordLine.map { "line \($0): " } ?? ""
             return "\(at)clusters.\(cluster.name).sasl.password is written in the config file; prefer passwordFile (re-read when it changes, kept out of the config)"
-        }
+        } + topicPrefixAdvisories
     }
 }
 

@@ -85,6 +85,34 @@ struct ActionQueue {
         return action
     }
 
+    /// Owned bytes for one side, joined to the last owned send to that side still queued when
+    /// only request/response notes stand after it: re-framed requests and mapped responses of one
+    /// read then go out in one write, as pass-through bytes do.
+    mutating func appendJoiningOwned(_ bytes: [UInt8], toBroker: Bool) {
+        var index = storage.count - 1
+        while index >= head {
+            switch storage[index] {
+            case .requestSeen, .responseSeen:
+                index -= 1
+                continue
+            case .sendToBroker(.owned(var joined)) where toBroker:
+                storage[index] = .resolve     // drop the queue's reference: `joined` grows in place
+                joined.append(contentsOf: bytes)
+                storage[index] = .sendToBroker(.owned(joined))
+                return
+            case .sendToClient(.owned(var joined)) where !toBroker:
+                storage[index] = .resolve
+                joined.append(contentsOf: bytes)
+                storage[index] = .sendToClient(.owned(joined))
+                return
+            default:
+                break
+            }
+            break
+        }
+        storage.append(toBroker ? .sendToBroker(.owned(bytes)) : .sendToClient(.owned(bytes)))
+    }
+
     mutating func removeAll() {
         storage.removeAll(keepingCapacity: true)
         head = 0

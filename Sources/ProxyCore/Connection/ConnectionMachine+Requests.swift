@@ -110,6 +110,7 @@ extension ConnectionMachine {
                 return false
             case .rewritten:
                 requestSeen(request, nowNanos: nowNanos)
+                if mapsTopicNames(apiKey: apiKey) { return sendMappedRequest(request, owned: Array(frame[..<4]) + payload) }
                 actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))
                 return true
             case .unchanged, nil:
@@ -117,18 +118,20 @@ extension ConnectionMachine {
             }
         }
         requestSeen(request, nowNanos: nowNanos)
+        if mapsTopicNames(apiKey: apiKey) { return sendMappedRequest(request, frame, chunk: chunk) }
         actions.append(.sendToBroker(outgoing(frame, from: chunk)))
         return true
     }
 
     /// A frame borrowed from the relay's own buffer is copied: the relay may reuse that buffer
     /// before the executor sends it. Frames that lie in the chunk go out without a copy.
-    private func outgoing(_ frame: UnsafeRawBufferPointer, from chunk: UnsafeRawBufferPointer) -> OutgoingBytes {
-        if let base = frame.baseAddress, let start = chunk.baseAddress,
-           base >= start, base + frame.count <= start + chunk.count {
-            return .borrowed(frame)
-        }
-        return .owned(Array(frame))
+    func outgoing(_ frame: UnsafeRawBufferPointer, from chunk: UnsafeRawBufferPointer) -> OutgoingBytes {
+        Self.lies(frame, in: chunk) ? .borrowed(frame) : .owned(Array(frame))
+    }
+
+    static func lies(_ frame: UnsafeRawBufferPointer, in chunk: UnsafeRawBufferPointer) -> Bool {
+        guard let base = frame.baseAddress, let start = chunk.baseAddress else { return false }
+        return base >= start && base + frame.count <= start + chunk.count
     }
 
     private mutating func hold(_ hold: Hold, chunk: UnsafeRawBufferPointer, index: inout Int) {

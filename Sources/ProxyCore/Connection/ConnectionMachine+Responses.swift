@@ -13,15 +13,15 @@ extension ConnectionMachine {
         // A collected response is reported with its payload, which comes with the next event.
         var collected: (InflightRequest, Int)?
         do throws(ProxyStreamError) {
-            while let event = try responses.next(chunk, &index, inflight: &inflight,
-                                                 rewrites: Self.collectsResponse, strays: strays) {
+            let collects = topicNames.prefix == nil ? Self.collectsResponse : Self.collectsMappedResponse
+            while let event = try responses.next(chunk, &index, inflight: &inflight, rewrites: collects, strays: strays) {
                 switch event {
                 case .forward(let bytes):
                     actions.append(.sendToClient(.borrowed(bytes)))
                 case .forwardPrefix(let prefix):
                     actions.append(.sendToClient(.prefix(prefix)))
                 case .response(let request, let frameBytes):
-                    if Self.collectsResponse(request) {
+                    if collects(request) {
                         collected = (request, frameBytes)
                     } else {
                         actions.append(.responseSeen(request, frameBytes: frameBytes,
@@ -56,6 +56,7 @@ extension ConnectionMachine {
     }
 
     private mutating func rewriteResponse(_ request: InflightRequest, _ payload: [UInt8]) throws(ProxyStreamError) {
+        let payload = try mappedResponse(request, payload)
         switch request.apiKey {
         case ApiKey.syncGroup.rawValue:
             if let clientId, Self.syncGroupSucceeded(payload, version: request.apiVersion) {
@@ -76,7 +77,11 @@ extension ConnectionMachine {
                let entry = offered.apiKeys.first(where: { $0.apiKey == ApiKey.initProducerId.rawValue }) {
                 initProducerIdVersion = min(entry.maxVersion, 4)
             }
-            actions.append(.rewriteToClient(request, payload: payload))
+            if ResponseRewriter.needsRewrite(apiKey: request.apiKey, apiVersion: request.apiVersion) {
+                actions.append(.rewriteToClient(request, payload: payload))
+            } else {
+                actions.appendJoiningOwned(KafkaFrame.framed(payload), toBroker: false)
+            }
         }
     }
 

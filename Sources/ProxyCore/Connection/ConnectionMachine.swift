@@ -27,12 +27,14 @@ public struct ConnectionMachine {
         public var translatesProducers: Bool
         /// How long a client that closed waits for its requests to reach the broker.
         public var flushSeconds: Int
+        /// The cluster's `topicPrefix`: requests and responses that carry topic names are mapped.
+        public var topicPrefix: String?
         /// On a plain listener: whether undecodable first bytes are a TLS ClientHello (said so in the log).
         public var sniffsTLSClientHello: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
 
         public init(route: String, cluster: String, connectTimeoutSeconds: Int, idleTimeoutSeconds: Int,
                     maxRequestBytes: Int, maxResponseBytes: Int, loginMechanism: String? = nil,
-                    translatesProducers: Bool = false, flushSeconds: Int = 5,
+                    translatesProducers: Bool = false, flushSeconds: Int = 5, topicPrefix: String? = nil,
                     sniffsTLSClientHello: (@Sendable (UnsafeRawBufferPointer) -> Bool)? = nil) {
             self.route = route
             self.cluster = cluster
@@ -43,6 +45,7 @@ public struct ConnectionMachine {
             self.loginMechanism = loginMechanism
             self.translatesProducers = translatesProducers
             self.flushSeconds = flushSeconds
+            self.topicPrefix = topicPrefix
             self.sniffsTLSClientHello = sniffsTLSClientHello
         }
     }
@@ -93,6 +96,7 @@ public struct ConnectionMachine {
     public internal(set) var inflight = InflightQueue(capacity: 4)
     var strays = StrayResponses()
     var translator = ProducerIdTranslator()
+    var topicNames: TopicNames
 
     /// Names of the resolved targets, in dialling order, and the one dialled now.
     var targets: [String] = []
@@ -121,7 +125,8 @@ public struct ConnectionMachine {
     public init(settings: Settings, policy: any ConnectionPolicy) {
         self.settings = settings
         self.policy = policy
-        let framing = settings.loginMechanism != nil || settings.translatesProducers
+        topicNames = TopicNames(prefix: settings.topicPrefix)
+        let framing = settings.loginMechanism != nil || settings.translatesProducers || settings.topicPrefix != nil
         requests = RequestRelay(maxFrameBytes: settings.maxRequestBytes, mode: framing ? .framing : .streaming)
         responses = ResponseRelay(maxFrameBytes: settings.maxResponseBytes)
     }
@@ -279,6 +284,8 @@ public struct ConnectionMachine {
         loginInProgress = false
         reauthenticationDue = false
         responses = ResponseRelay(maxFrameBytes: settings.maxResponseBytes)
+        // Nothing of the old cluster is in flight: names follow the new cluster's prefix from here.
+        topicNames.prefix = settings.topicPrefix.map(TopicPrefix.init)
         actions.append(.closeBroker)
         actions.append(.log(.info, "moving to cluster \(settings.cluster): the responses in flight are in; connecting \(settings.route) there"))
         actions.append(.resolve)

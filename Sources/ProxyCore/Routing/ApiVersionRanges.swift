@@ -27,10 +27,14 @@ public struct ApiVersionsLimits: Equatable, Sendable {
     public var otherClusters: [ApiVersionRanges]
     /// How many clusters are configured, known ranges or not.
     public var configuredClusters: Int
+    /// Some configured cluster has a `topicPrefix`: a connection may be moved onto it, so only
+    /// what the topic-name mapping handles is offered.
+    public var mapsTopicNames: Bool
 
-    public init(otherClusters: [ApiVersionRanges] = [], configuredClusters: Int = 1) {
+    public init(otherClusters: [ApiVersionRanges] = [], configuredClusters: Int = 1, mapsTopicNames: Bool = false) {
         self.otherClusters = otherClusters
         self.configuredClusters = configuredClusters
+        self.mapsTopicNames = mapsTopicNames
     }
 
     public static let singleCluster = ApiVersionsLimits()

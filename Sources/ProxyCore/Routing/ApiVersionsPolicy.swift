@@ -8,7 +8,8 @@ import KafkaProtocol
 /// With several clusters configured, a connection may be moved to another cluster keeping the
 /// versions its client negotiated, so each API is limited to the intersection of the clusters'
 /// ranges (min = the largest min, max = the smallest max) and withheld when a cluster lacks it or
-/// the intersection is empty.
+/// the intersection is empty. When some cluster maps topic names (`topicPrefix`), APIs that carry
+/// names are limited to the versions the mapping handles.
 public enum ApiVersionsPolicy {
     /// KIP-932 share groups: their responses name brokers (NodeEndpoints) and this proxy does not
     /// rewrite them yet, so clients must not use them through it.
@@ -33,6 +34,12 @@ public enum ApiVersionsPolicy {
             high = min(high, range.upperBound)
         }
         if let cap = EndpointRewriting.maxDecodedVersion[apiKey] { high = min(high, cap) }
+        if limits.mapsTopicNames, TopicNameMapping.carriesTopicNames.contains(apiKey) {
+            // Never passed through with names of another cluster: unmapped APIs and versions are withheld.
+            guard let mapped = TopicNameMapping.mappedVersions[apiKey] else { return nil }
+            low = max(low, mapped.lowerBound)
+            high = min(high, mapped.upperBound)
+        }
         guard low <= high else { return nil }
         return (low, high)
     }

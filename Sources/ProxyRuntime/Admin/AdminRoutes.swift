@@ -78,6 +78,8 @@ enum AdminRoutes {
             ("active", .bool(cluster.name == running.activeCluster)),
             ("healthy", healthy),
             ("bootstrapServers", .array(cluster.bootstrapServers.map { .string($0.description) })),
+            // null: topic names pass unchanged on this cluster.
+            ("topicPrefix", cluster.topicPrefix.map { .string($0) } ?? .null),
             ("probe", probeJSON),
             // False until a probe of the cluster succeeded: until then it does not limit ApiVersions.
             ("apiVersionsKnown", .bool(server.context.apiVersions.ranges(of: cluster.name) != nil)),

@@ -20,8 +20,8 @@ final class ClusterApiVersions: Sendable {
 
     /// The limits for an ApiVersions answer from `cluster`: the known ranges of the other
     /// configured clusters.
-    func limits(answeredBy cluster: String, configured: [String]) -> ApiVersionsLimits {
+    func limits(answeredBy cluster: String, configured: [String], mapsTopicNames: Bool = false) -> ApiVersionsLimits {
         let others = known.withLock { known in configured.filter { $0 != cluster }.compactMap { known[$0] } }
-        return ApiVersionsLimits(otherClusters: others, configuredClusters: configured.count)
+        return ApiVersionsLimits(otherClusters: others, configuredClusters: configured.count, mapsTopicNames: mapsTopicNames)
     }
 }

@@ -28,9 +28,11 @@ extension ProxyContext {
     func rewrite(_ request: InflightRequest, _ payload: [UInt8], cluster: String,
                  clearLeaderEpochs: Bool) throws(ProxyStreamError) -> [UInt8] {
         // Only ApiVersions answers need the other clusters' ranges.
+        let config = self.config
         let names = config.clusters.map(\.name)
         let limits = request.apiKey == ApiKey.apiVersions.rawValue
-            ? apiVersions.limits(answeredBy: cluster, configured: names) : .singleCluster
+            ? apiVersions.limits(answeredBy: cluster, configured: names, mapsTopicNames: config.mapsTopicNames)
+            : .singleCluster
         let clusterId = request.apiKey == ApiKey.metadata.rawValue || request.apiKey == ApiKey.describeCluster.rawValue
             ? PresentedClusterId.forClusters(named: names) : nil
         let rewritten = try rewriter.rewrite(request: request, payload: payload, clearLeaderEpochs: clearLeaderEpochs,
@@ -64,6 +66,7 @@ extension ConnectionMachine.Settings {
                   maxResponseBytes: limits.maxResponseBytes,
                   loginMechanism: context.config.cluster(named: cluster)?.sasl?.credentials.mechanism.rawValue,
                   translatesProducers: context.producerIds.mayTranslate(on: cluster) || context.groups.anyPending(on: cluster),
+                  topicPrefix: context.config.cluster(named: cluster)?.topicPrefix,
                   sniffsTLSClientHello: context.tls.listenerUsesTLS ? nil : Self.looksLikeClientHello)
     }
 
