@@ -314,11 +314,13 @@ final class TopicNamesClientApiTests: XCTestCase {
         }
     }
 
-    func testTrailingBytesAreAnError() {
+    func testBytesAfterTheMessageFollowItUnchanged() throws {
         var context = TopicMappingContext()
-        var input = body(.metadata, 4, ["a"], Self.metadataRequest)
-        input.append(0)
-        assertThrowsCode(.trailingBytes) { _ = try mapRequest(.metadata, 4, input, context: &context) }
+        let trailer: [UInt8] = [0x00, 0x01, 0x7f]
+        let plain = try XCTUnwrap(mapRequest(.metadata, 4, body(.metadata, 4, ["a"], Self.metadataRequest), context: &context))
+        let withTrailer = try XCTUnwrap(mapRequest(.metadata, 4, body(.metadata, 4, ["a"], Self.metadataRequest) + trailer,
+                                                   context: &context))
+        XCTAssertEqual(withTrailer, plain + trailer)
     }
 }
 

@@ -43,10 +43,8 @@ extension ConnectionMachine {
         let body = UnsafeRawBufferPointer(rebasing: frame[bodyStart...])
         let mapped: MappedBody?
         do throws(KafkaProtocolError) {
-            mapped = try Self.mapIgnoringTrailingBytes(body) { (part) throws(KafkaProtocolError) in
-                try TopicNameMapping.request(apiKey: request.apiKey, apiVersion: request.apiVersion, body: part,
-                                             prefix: prefix, context: &topicNames.context)
-            }
+            mapped = try TopicNameMapping.request(apiKey: request.apiKey, apiVersion: request.apiVersion, body: body,
+                                                  prefix: prefix, context: &topicNames.context)
         } catch {
             close(.badRequest(ProxyStreamError(.malformedRequest,
                 "\(ApiKey(request.apiKey)) v\(request.apiVersion) request: its topic names cannot be mapped: \(error)")))
@@ -105,11 +103,9 @@ extension ConnectionMachine {
         var context = topicNames.context
         let outcome = payload.withUnsafeBytes { bytes -> Result<MappedBody?, KafkaProtocolError> in
             Result { () throws(KafkaProtocolError) in
-                try Self.mapIgnoringTrailingBytes(UnsafeRawBufferPointer(rebasing: bytes[bodyStart...])) {
-                    (part) throws(KafkaProtocolError) in
-                    try TopicNameMapping.response(apiKey: request.apiKey, apiVersion: request.apiVersion, body: part,
-                                                  prefix: prefix, context: &context)
-                }
+                try TopicNameMapping.response(apiKey: request.apiKey, apiVersion: request.apiVersion,
+                                              body: UnsafeRawBufferPointer(rebasing: bytes[bodyStart...]),
+                                              prefix: prefix, context: &context)
             }
         }
         topicNames.context = context
@@ -131,33 +127,6 @@ extension ConnectionMachine {
         }
         return result
     }
-
-    /// Kafka's own parsers ignore bytes after a message, and real peers send some (librdkafka 2.16's
-    /// Metadata request for all topics, the librdkafka mock cluster's Metadata v13 answers). The
-    /// mapping is strict, so the message is mapped without them and they follow it unchanged. Only
-    /// a few are looked for: more than that is not a message with a stray byte.
-    static func mapIgnoringTrailingBytes(
-        _ body: UnsafeRawBufferPointer,
-        _ map: (UnsafeRawBufferPointer) throws(KafkaProtocolError) -> MappedBody?
-    ) throws(KafkaProtocolError) -> MappedBody? {
-        do {
-            return try map(body)
-        } catch where error.code == .trailingBytes {
-            for trailing in 1...min(maxTrailingBytes, max(body.count, 1)) {
-                let end = body.count - trailing
-                let part = UnsafeRawBufferPointer(rebasing: body[..<end])
-                guard case .success(let mapped) = Result(catching: { () throws(KafkaProtocolError) in try map(part) }) else {
-                    continue
-                }
-                var pieces = mapped?.pieces ?? [.original(0..<end)]
-                pieces.append(.original(end..<body.count))
-                return MappedBody(pieces: pieces, count: (mapped?.count ?? end) + trailing)
-            }
-            throw error
-        }
-    }
-
-    static let maxTrailingBytes = 8
 
     /// Smaller original pieces are copied next to the new bytes: one write instead of three (a
     /// write costs more than copying a few KiB); larger ones, record batches, go out borrowed.
