@@ -117,6 +117,12 @@ public struct ConnectionMachine {
     var closingAfterRefusal = false
     /// Between a move's start and relaying on the new cluster: client bytes are kept, not dropped.
     var isMoving = false
+    /// Answers the proxy gives itself, in the order of their entries in `inflight`.
+    var localAnswers: [LocalAnswer] = []
+    /// A local answer that is not due yet heads the queue: the broker is not read meanwhile.
+    var brokerParked = false
+    /// Broker bytes read before the broker was paused, kept until the local answer has gone out.
+    var parkedResponses: [UInt8] = []
 
     public init(settings: Settings, policy: any ConnectionPolicy) {
         self.settings = settings
@@ -215,13 +221,13 @@ public struct ConnectionMachine {
             let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
             state = .draining(deadlineNanos: deadline, why: .requested)
             actions.append(.pauseClient)
-            actions.append(.schedule(deadlineNanos: deadline))
+            actions.append(.schedule(deadlineNanos: timerDeadline(deadline)))
             closeIfDrained(nowNanos: nowNanos)
         case .draining(_, .moving):
             // Shutdown while moving: the responses in flight still go out, then the connection closes.
             let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
             state = .draining(deadlineNanos: deadline, why: .requested)
-            actions.append(.schedule(deadlineNanos: deadline))
+            actions.append(.schedule(deadlineNanos: timerDeadline(deadline)))
             closeIfDrained(nowNanos: nowNanos)
         case .draining, .closed:
             break
@@ -252,7 +258,7 @@ public struct ConnectionMachine {
             let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
             state = .draining(deadlineNanos: deadline, why: .moving)
             actions.append(.pauseClient)
-            actions.append(.schedule(deadlineNanos: deadline))
+            actions.append(.schedule(deadlineNanos: timerDeadline(deadline)))
             closeIfDrained(nowNanos: nowNanos)
         case .idle, .resolving, .connecting, .authenticating:
             close(.drainedWhileConnecting)
@@ -279,6 +285,8 @@ public struct ConnectionMachine {
         loginInProgress = false
         reauthenticationDue = false
         responses = ResponseRelay(maxFrameBytes: settings.maxResponseBytes)
+        brokerParked = false
+        parkedResponses = []
         actions.append(.closeBroker)
         actions.append(.log(.info, "moving to cluster \(settings.cluster): the responses in flight are in; connecting \(settings.route) there"))
         actions.append(.resolve)
@@ -368,9 +376,9 @@ public struct ConnectionMachine {
     /// The client socket took all queued responses.
     public mutating func clientDrained(nowNanos: UInt64) {
         switch state {
-        case .relaying, .authenticating: actions.append(.resumeBroker)
+        case .relaying, .authenticating: if !brokerParked { actions.append(.resumeBroker) }
         case .draining(_, .requested):
-            actions.append(.resumeBroker)
+            if !brokerParked { actions.append(.resumeBroker) }
             closeIfDrained(nowNanos: nowNanos)
         default: break
         }
@@ -385,6 +393,8 @@ public struct ConnectionMachine {
     /// `stallHint`: what the executor knows about a connect or login that hangs (a TLS handshake
     /// with no answer, what the login waits for).
     public mutating func timerFired(nowNanos: UInt64, stallHint: String = "") {
+        // A local answer due now may end a drain or a move: the state is read after it.
+        if brokerParked { localAnswersTimerFired(nowNanos: nowNanos) }
         switch state {
         case .idle, .closed:
             break
@@ -415,11 +425,11 @@ public struct ConnectionMachine {
             } else if nowNanos >= idleSince {
                 close(.idle(seconds: settings.idleTimeoutSeconds))
             } else {
-                actions.append(.schedule(deadlineNanos: idleSince))
+                actions.append(.schedule(deadlineNanos: timerDeadline(idleSince)))
             }
         case .draining(let deadline, _):
             guard nowNanos >= deadline else {
-                actions.append(.schedule(deadlineNanos: deadline))
+                actions.append(.schedule(deadlineNanos: timerDeadline(deadline)))
                 return
             }
             close(.drainTimeout(outstanding: inflight.count))
