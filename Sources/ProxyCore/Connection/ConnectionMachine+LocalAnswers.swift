@@ -8,6 +8,8 @@ struct LocalAnswer: Sendable {
     /// Not sent before this monotonic time: a long-poll answer must not come back at once, or the
     /// client asks again at once.
     var dueNanos: UInt64
+    /// Due earlier, as soon as no member with this client id has to rejoin any more.
+    var untilRejoinOf: String?
 }
 
 /// Requests the proxy answers itself, in order with the broker's answers.
@@ -20,11 +22,13 @@ struct LocalAnswer: Sendable {
 extension ConnectionMachine {
     /// Answers `request` with `frame` (a whole response, size prefix included) once every response
     /// before it has gone to the client, and not before `dueNanos`.
-    mutating func answerLocally(_ request: ObservedRequest, frame: [UInt8], dueNanos: UInt64, nowNanos: UInt64) {
+    mutating func answerLocally(_ request: ObservedRequest, frame: [UInt8], dueNanos: UInt64,
+                                untilRejoinOf clientId: String? = nil, nowNanos: UInt64) {
         lastActivity = nowNanos
         inflight.append(InflightRequest(correlationId: request.correlationId, apiKey: request.apiKey,
                                         apiVersion: request.apiVersion, startNanos: nowNanos, isLocal: true))
-        localAnswers.append(LocalAnswer(correlationId: request.correlationId, frame: frame, dueNanos: dueNanos))
+        localAnswers.append(LocalAnswer(correlationId: request.correlationId, frame: frame, dueNanos: dueNanos,
+                                        untilRejoinOf: clientId))
         guard !brokerParked else { return }
         if sendDueLocalAnswers(nowNanos: nowNanos) == .waiting { park() }
     }
@@ -35,8 +39,10 @@ extension ConnectionMachine {
     /// due yet heads the queue (the timer is set for it).
     mutating func sendDueLocalAnswers(nowNanos: UInt64) -> LocalAnswerProgress {
         while let head = inflight.first, head.isLocal, responses.isAtFrameBoundary, let answer = localAnswers.first {
-            guard answer.dueNanos <= nowNanos else {
-                actions.append(.schedule(deadlineNanos: answer.dueNanos))
+            let rejoined = answer.untilRejoinOf.map { !policy.mustHoldFetch(clientId: $0) } ?? false
+            guard answer.dueNanos <= nowNanos || rejoined else {
+                let poll = answer.untilRejoinOf == nil ? UInt64.max : nowNanos &+ Self.rejoinPollNanos
+                actions.append(.schedule(deadlineNanos: min(answer.dueNanos, poll)))
                 return .waiting
             }
             inflight.popFirst()
@@ -76,8 +82,12 @@ extension ConnectionMachine {
     }
 
     /// The earliest of `deadline` and the due time of a local answer waiting: the executor keeps one deadline.
-    func timerDeadline(_ deadline: UInt64) -> UInt64 {
-        guard brokerParked, let due = localAnswers.first?.dueNanos else { return deadline }
+    /// Only while parked: an answer behind broker responses goes out when they are in, not on a timer.
+    func timerDeadline(_ deadline: UInt64, nowNanos: UInt64) -> UInt64 {
+        guard brokerParked, let answer = localAnswers.first else { return deadline }
+        var due = answer.dueNanos
+        // The rejoin is polled: the answer goes out soon after it, not at the end of the long poll.
+        if answer.untilRejoinOf != nil { due = min(due, nowNanos &+ Self.rejoinPollNanos) }
         return min(deadline, due)
     }
 }

@@ -83,8 +83,12 @@ extension ConnectionMachine {
     private mutating func rewriteResponse(_ request: InflightRequest, _ payload: [UInt8]) throws(ProxyStreamError) {
         switch request.apiKey {
         case ApiKey.syncGroup.rawValue:
-            if let clientId, Self.syncGroupSucceeded(payload, version: request.apiVersion) {
-                actions.append(.memberRejoined(clientId: clientId))
+            if let at = syncsInFlight.firstIndex(where: { $0.correlationId == request.correlationId }) {
+                let member = syncsInFlight.remove(at: at).member
+                if Self.syncGroupSucceeded(payload, version: request.apiVersion) {
+                    actions.append(.memberSynced(groupId: member.groupId, memberId: member.memberId,
+                                                 generation: member.generationId, clientId: clientId ?? ""))
+                }
             }
             actions.append(.sendToClient(.owned(KafkaFrame.framed(payload))))
         case ApiKey.initProducerId.rawValue:

@@ -54,8 +54,6 @@ public struct ConnectionMachine {
         case reauthenticating
         /// A producer id from this cluster is being obtained for a producer another cluster issued.
         case producerId(ProducerIdTranslator.ClientProducer)
-        /// A group member's Fetch waits until the member has rejoined on this cluster.
-        case groupRejoin
         /// A client's own SaslHandshake/SaslAuthenticate waits for the responses before it.
         case clientSASL
     }
@@ -123,6 +121,10 @@ public struct ConnectionMachine {
     var brokerParked = false
     /// Broker bytes read before the broker was paused, kept until the local answer has gone out.
     var parkedResponses: [UInt8] = []
+    /// SyncGroup requests in flight: which member each answer is for.
+    var syncsInFlight: [(correlationId: Int32, member: SyncGroupMember)] = []
+    /// One log line per connection for the fetches answered while its member rejoins.
+    var loggedFetchAnswer = false
 
     public init(settings: Settings, policy: any ConnectionPolicy) {
         self.settings = settings
@@ -221,13 +223,13 @@ public struct ConnectionMachine {
             let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
             state = .draining(deadlineNanos: deadline, why: .requested)
             actions.append(.pauseClient)
-            actions.append(.schedule(deadlineNanos: timerDeadline(deadline)))
+            actions.append(.schedule(deadlineNanos: timerDeadline(deadline, nowNanos: nowNanos)))
             closeIfDrained(nowNanos: nowNanos)
         case .draining(_, .moving):
             // Shutdown while moving: the responses in flight still go out, then the connection closes.
             let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
             state = .draining(deadlineNanos: deadline, why: .requested)
-            actions.append(.schedule(deadlineNanos: timerDeadline(deadline)))
+            actions.append(.schedule(deadlineNanos: timerDeadline(deadline, nowNanos: nowNanos)))
             closeIfDrained(nowNanos: nowNanos)
         case .draining, .closed:
             break
@@ -258,7 +260,7 @@ public struct ConnectionMachine {
             let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
             state = .draining(deadlineNanos: deadline, why: .moving)
             actions.append(.pauseClient)
-            actions.append(.schedule(deadlineNanos: timerDeadline(deadline)))
+            actions.append(.schedule(deadlineNanos: timerDeadline(deadline, nowNanos: nowNanos)))
             closeIfDrained(nowNanos: nowNanos)
         case .idle, .resolving, .connecting, .authenticating:
             close(.drainedWhileConnecting)
@@ -409,15 +411,7 @@ public struct ConnectionMachine {
             actions.append(.loginFailed(reason: "timeout"))
             close(.loginTimeout(mechanism: settings.loginMechanism ?? "", cluster: settings.cluster,
                                 upstream: upstreamName, seconds: settings.connectTimeoutSeconds, waiting: stallHint))
-        case .relaying(let hold):
-            if hold == .groupRejoin, let clientId {
-                if !policy.mustHoldFetch(clientId: clientId) {
-                    close(.groupMemberRejoined(cluster: settings.cluster))
-                    return
-                }
-                actions.append(.schedule(deadlineNanos: nowNanos + Self.rejoinPollNanos))
-                return
-            }
+        case .relaying:
             let idleSince = lastActivity + idleNanos
             if nowNanos >= idleSince, let oldest = inflight.first {
                 close(.brokerTimeout(upstream: upstreamName, seconds: settings.idleTimeoutSeconds,
@@ -425,16 +419,17 @@ public struct ConnectionMachine {
             } else if nowNanos >= idleSince {
                 close(.idle(seconds: settings.idleTimeoutSeconds))
             } else {
-                actions.append(.schedule(deadlineNanos: timerDeadline(idleSince)))
+                actions.append(.schedule(deadlineNanos: timerDeadline(idleSince, nowNanos: nowNanos)))
             }
         case .draining(let deadline, _):
             guard nowNanos >= deadline else {
-                actions.append(.schedule(deadlineNanos: timerDeadline(deadline)))
+                actions.append(.schedule(deadlineNanos: timerDeadline(deadline, nowNanos: nowNanos)))
                 return
             }
             close(.drainTimeout(outstanding: inflight.count))
         }
     }
 
-    static let rejoinPollNanos: UInt64 = 100_000_000
+    /// How often a Fetch answered for a member that has not rejoined checks whether it has.
+    static let rejoinPollNanos: UInt64 = 50_000_000
 }
