@@ -110,5 +110,56 @@ public enum GroupRequestVersions {
         ApiKey.txnOffsetCommit.rawValue: TxnOffsetCommitRequest.maxVersion,
         ApiKey.syncGroup.rawValue: SyncGroupMember.maxVersion,
         ApiKey.leaveGroup.rawValue: LeaveGroupMembers.maxVersion,
+        ApiKey.heartbeat.rawValue: HeartbeatMember.maxVersion,
     ]
+}
+
+/// Heartbeat request (api key 12), v0-4: the member that says it is alive.
+public struct HeartbeatMember: Equatable, Sendable {
+    public static let maxVersion: Int16 = 4
+    static let flexibleFrom: Int16 = 4
+
+    public var groupId: String
+    public var generationId: Int32
+    public var memberId: String
+
+    public init(groupId: String, generationId: Int32, memberId: String) {
+        self.groupId = groupId
+        self.generationId = generationId
+        self.memberId = memberId
+    }
+
+    public static func decode(body: [UInt8], version: Int16) throws -> HeartbeatMember {
+        guard (0...maxVersion).contains(version) else {
+            throw KafkaProtocolError(.unsupportedVersion, "Heartbeat v\(version)")
+        }
+        let flex = version >= flexibleFrom
+        var r = ByteReader(body)
+        let member = HeartbeatMember(groupId: try r.readString(flexible: flex), generationId: try r.readInt32(),
+                                     memberId: try r.readString(flexible: flex))
+        if version >= 3 { _ = try r.readNullableString(flexible: flex) }   // group_instance_id
+        if flex { try r.skipTaggedFields() }
+        try r.expectEnd("Heartbeat request")
+        return member
+    }
+
+    public func encoded(version: Int16, groupInstanceId: String? = nil) -> [UInt8] {
+        let flex = version >= Self.flexibleFrom
+        var w = ByteWriter()
+        w.writeString(groupId, flexible: flex)
+        w.writeInt32(generationId)
+        w.writeString(memberId, flexible: flex)
+        if version >= 3 { w.writeNullableString(groupInstanceId, flexible: flex) }
+        w.writeTaggedFields([], if: flex)
+        return w.bytes
+    }
+
+    /// A Heartbeat response body with this error: throttle_time_ms (v1+), error_code, tagged fields (v4+).
+    public static func responseBody(errorCode: Int16, version: Int16) -> [UInt8] {
+        var w = ByteWriter()
+        if version >= 1 { w.writeInt32(0) }
+        w.writeInt16(errorCode)
+        w.writeTaggedFields([], if: version >= flexibleFrom)
+        return w.bytes
+    }
 }

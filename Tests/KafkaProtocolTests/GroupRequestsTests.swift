@@ -79,6 +79,16 @@ final class GroupRequestsTests: XCTestCase {
         }
     }
 
+    func testHeartbeatVectors() throws {
+        let expected = HeartbeatMember(groupId: "g", generationId: 3, memberId: "m")
+        XCTAssertEqual(try HeartbeatMember.decode(body: hex("0001 67 00000003 0001 6d"), version: 0), expected)
+        XCTAssertEqual(try HeartbeatMember.decode(body: hex("0001 67 00000003 0001 6d ffff"), version: 3), expected)
+        XCTAssertEqual(try HeartbeatMember.decode(body: hex("02 67 00000003 02 6d 00 00"), version: 4), expected)
+        XCTAssertEqual(HeartbeatMember.responseBody(errorCode: 25, version: 0), hex("0019"))
+        XCTAssertEqual(HeartbeatMember.responseBody(errorCode: 25, version: 1), hex("00000000 0019"))
+        XCTAssertEqual(HeartbeatMember.responseBody(errorCode: 25, version: 4), hex("00000000 0019 00"))
+    }
+
     func testCommitRefusalVectors() throws {
         let topics = [CommitRefusal.Topic(name: "t", partitions: [0])]
         XCTAssertEqual(CommitRefusal.offsetCommitResponse(topics, errorCode: 25, version: 2),

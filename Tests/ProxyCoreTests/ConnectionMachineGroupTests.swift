@@ -95,8 +95,35 @@ final class ConnectionMachineGroupTests: XCTestCase {
         }
     }
 
-    func testCommitOfAKnownMemberAndV0CommitsGoThrough() {
+    func testHeartbeatOfAMemberOfAnotherClusterIsAnsweredUnknownMember() {
+        var (d, policy) = rejoining()
+        policy.markStranger(group: "g", memberId: "old-member")
+        let beat = HeartbeatMember(groupId: "g", generationId: 4, memberId: "old-member")
+        for version: Int16 in 0...HeartbeatMember.maxVersion {
+            let out = d.client(StreamFixtures.request(.heartbeat, version, correlationId: 7, body: beat.encoded(version: version)))
+            XCTAssertEqual(out.toBroker, [])
+            XCTAssertEqual(out.toClient, KafkaFrame.response(apiKey: ApiKey.heartbeat.rawValue, apiVersion: version, correlationId: 7,
+                                                             body: HeartbeatMember.responseBody(errorCode: 25, version: version)))
+        }
+        let mine = HeartbeatMember(groupId: "g", generationId: 1, memberId: "new-member")
+        let frame = StreamFixtures.request(.heartbeat, 4, correlationId: 8, body: mine.encoded(version: 4))
+        XCTAssertEqual(d.client(frame).toBroker, frame)
+    }
+
+    func testCommitWithoutMemberIdFromAClientStillRejoiningIsRefused() {
         var (d, _) = rejoining()
+        var reset = commit
+        reset.memberId = ""
+        reset.generationIdOrMemberEpoch = -1
+        let out = d.client(StreamFixtures.request(.offsetCommit, 3, correlationId: 1, body: reset.encoded(version: 3)))
+        XCTAssertEqual(out.toBroker, [])
+        XCTAssertTrue(out.has(.commitRefused(ApiKey.offsetCommit.rawValue)))
+    }
+
+    func testCommitOfAKnownMemberAndV0CommitsGoThrough() {
+        let policy = FakePolicy()
+        var d = MachineDriver(translates: true, policy: policy)
+        d.relaying()
         let frame = StreamFixtures.request(.offsetCommit, 8, correlationId: 1, body: commit.encoded(version: 8))
         XCTAssertEqual(d.client(frame).toBroker, frame)
         let v0 = StreamFixtures.request(.offsetCommit, 0, correlationId: 2, body: commit.encoded(version: 0))

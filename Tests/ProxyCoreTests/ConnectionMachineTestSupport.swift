@@ -16,8 +16,11 @@ final class FakePolicy: ConnectionPolicy {
 
     func mustHoldFetch(clientId: String) -> Bool { state.withLock { $0.hold.contains(clientId) } }
     func needsTranslation(producerId: Int64) -> Bool { state.withLock { $0.foreign.contains(producerId) } }
-    func mustRefuseCommit(groupId: String, memberId: String) -> Bool {
+    func isMemberOfAnotherCluster(groupId: String, memberId: String) -> Bool {
         state.withLock { $0.strangers.contains(groupId + "/" + memberId) }
+    }
+    func mustRefuseCommit(groupId: String, memberId: String, clientId: String) -> Bool {
+        memberId.isEmpty ? mustHoldFetch(clientId: clientId) : isMemberOfAnotherCluster(groupId: groupId, memberId: memberId)
     }
 }
 

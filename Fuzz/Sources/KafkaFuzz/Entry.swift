@@ -16,6 +16,7 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
     "connection_machine": FuzzTargets.connectionMachine,
     "produce_batches": FuzzTargets.produceBatches,
     "config_yaml": FuzzTargets.configYAML,
+    "group_requests": FuzzTargets.groupRequests,
 ]
 
 nonisolated(unsafe) var selected: (([UInt8]) -> Void)?

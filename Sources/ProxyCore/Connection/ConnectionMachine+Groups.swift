@@ -43,16 +43,27 @@ extension ConnectionMachine {
                 actions.append(.memberLeft(groupId: leave.groupId, memberIds: leave.memberIds))
             }
             return false
+        case ApiKey.heartbeat.rawValue:
+            guard let beat = try? HeartbeatMember.decode(body: Array(body), version: request.apiVersion),
+                  policy.isMemberOfAnotherCluster(groupId: beat.groupId, memberId: beat.memberId) else { return false }
+            let frame = KafkaFrame.response(apiKey: request.apiKey, apiVersion: request.apiVersion,
+                                            correlationId: request.correlationId,
+                                            body: HeartbeatMember.responseBody(errorCode: CommitRefusal.unknownMemberId,
+                                                                               version: request.apiVersion))
+            answerLocally(request, frame: frame, dueNanos: nowNanos, nowNanos: nowNanos)
+            return true
         case ApiKey.offsetCommit.rawValue where request.apiVersion >= 1:
             guard let commit = try? OffsetCommitRequest.decode(body: Array(body), version: request.apiVersion),
-                  policy.mustRefuseCommit(groupId: commit.groupId, memberId: commit.memberId) else { return false }
+                  policy.mustRefuseCommit(groupId: commit.groupId, memberId: commit.memberId, clientId: clientId ?? "")
+            else { return false }
             let answer = CommitRefusal.offsetCommitResponse(commit.committed, errorCode: CommitRefusal.unknownMemberId,
                                                             version: request.apiVersion)
             refuseCommit(request, answer, group: commit.groupId, member: commit.memberId, nowNanos: nowNanos)
             return true
         case ApiKey.txnOffsetCommit.rawValue where request.apiVersion >= 3:
             guard let commit = try? TxnOffsetCommitRequest.decode(body: Array(body), version: request.apiVersion),
-                  policy.mustRefuseCommit(groupId: commit.groupId, memberId: commit.memberId) else { return false }
+                  policy.mustRefuseCommit(groupId: commit.groupId, memberId: commit.memberId, clientId: clientId ?? "")
+            else { return false }
             let answer = CommitRefusal.txnOffsetCommitResponse(commit.committed, errorCode: CommitRefusal.unknownMemberId,
                                                                version: request.apiVersion)
             refuseCommit(request, answer, group: commit.groupId, member: commit.memberId, nowNanos: nowNanos)
@@ -84,7 +95,8 @@ extension ConnectionMachine {
                                        nowNanos: UInt64) {
         let api = request.apiKey == ApiKey.offsetCommit.rawValue ? "OffsetCommit" : "TxnOffsetCommit"
         actions.append(.commitRefused(apiKey: request.apiKey))
-        actions.append(.log(.info, "\(api) of group \(group) member \(member) refused with UNKNOWN_MEMBER_ID: the member belongs to another cluster's group, not to \(settings.cluster)'s"))
+        let who = member.isEmpty ? "a client (\(clientId ?? "")) whose members have not rejoined" : "member \(member), of another cluster's group,"
+        actions.append(.log(.info, "\(api) of group \(group) from \(who) refused with UNKNOWN_MEMBER_ID on \(settings.cluster)"))
         let frame = KafkaFrame.response(apiKey: request.apiKey, apiVersion: request.apiVersion,
                                         correlationId: request.correlationId, body: body)
         answerLocally(request, frame: frame, dueNanos: nowNanos, nowNanos: nowNanos)

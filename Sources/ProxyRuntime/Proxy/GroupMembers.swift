@@ -13,7 +13,7 @@ import Synchronization
 /// The new cluster gives a rejoining member a new member id, so "this member has rejoined" cannot
 /// be told member by member. What can be counted: per (group, client id), the members of the
 /// newest generation on the old cluster, and the distinct members that synced on the new cluster
-/// since the switch. The pair has rejoined when the second count reaches the first, or when
+/// in one generation since the switch. The pair has rejoined when the second count reaches the first, or when
 /// `holdSeconds` have passed. A Fetch carries no group or member id, only the connection's client
 /// id (shared by every consumer of a librdkafka application unless set): it waits while any
 /// (group, that client id) is pending.
@@ -41,8 +41,10 @@ final class GroupMembers: Sendable {
     private struct Pending {
         var cluster: String
         var sinceNanos: UInt64
-        /// Members that synced on `cluster` since the switch.
-        var rejoined: Set<String> = []
+        /// Members that synced on `cluster` since the switch, by generation: a member that rejoins
+        /// twice (a new member id each time) must not count for one that has not rejoined yet, so
+        /// the members are counted within one generation.
+        var rejoined: [Int32: Set<String>] = [:]
     }
 
     private struct State {
@@ -71,7 +73,9 @@ final class GroupMembers: Sendable {
             state.members[key] = Member(clientId: clientId, cluster: cluster, generation: generation, seenNanos: now)
             let pair = GroupClient(group: group, clientId: clientId)
             guard var pending = state.pending[pair], pending.cluster == cluster else { return }
-            pending.rejoined.insert(memberId)
+            pending.rejoined[generation, default: []].insert(memberId)
+            // Only the newest generations can still complete it.
+            if pending.rejoined.count > 4, let oldest = pending.rejoined.keys.min() { pending.rejoined[oldest] = nil }
             state.pending[pair] = pending
             Self.completeIfRejoined(pair, &state)
         }
@@ -113,11 +117,23 @@ final class GroupMembers: Sendable {
 
     /// A member id another cluster's coordinator gave: unknown to `cluster`'s. An empty member id
     /// (a consumer outside any group, committing with generation -1) is never refused.
-    func mustRefuseCommit(group: String, memberId: String, cluster: String) -> Bool {
+    func isMemberOfAnotherCluster(group: String, memberId: String, cluster: String) -> Bool {
         guard !memberId.isEmpty else { return false }
         return state.withLock { state in
             guard let member = state.members[MemberKey(group: group, memberId: memberId)] else { return false }
             return member.cluster != cluster
+        }
+    }
+
+    /// A member of another cluster, or a commit without a member id from a client whose members
+    /// of `group` have not rejoined on `cluster`.
+    func mustRefuseCommit(group: String, memberId: String, clientId: String, cluster: String) -> Bool {
+        guard memberId.isEmpty else { return isMemberOfAnotherCluster(group: group, memberId: memberId, cluster: cluster) }
+        let now = now
+        return state.withLock { state in
+            guard !state.pending.isEmpty else { return false }
+            expire(&state, now: now)
+            return state.pending[GroupClient(group: group, clientId: clientId)]?.cluster == cluster
         }
     }
 
@@ -147,8 +163,9 @@ final class GroupMembers: Sendable {
     }
 
     private static func completeIfRejoined(_ pair: GroupClient, _ state: inout State) {
-        guard let pending = state.pending[pair],
-              pending.rejoined.count >= expected(pair, on: pending.cluster, state) else { return }
+        guard let pending = state.pending[pair] else { return }
+        let rejoined = pending.rejoined.values.map(\.count).max() ?? 0
+        guard rejoined >= expected(pair, on: pending.cluster, state) else { return }
         complete(pair, on: pending.cluster, &state)
     }
 

@@ -20,8 +20,11 @@ struct SharedConnectionPolicy: ConnectionPolicy {
     let cluster: String
 
     func mustHoldFetch(clientId: String) -> Bool { context.groups.mustHoldFetch(clientId: clientId, cluster: cluster) }
-    func mustRefuseCommit(groupId: String, memberId: String) -> Bool {
-        context.groups.mustRefuseCommit(group: groupId, memberId: memberId, cluster: cluster)
+    func isMemberOfAnotherCluster(groupId: String, memberId: String) -> Bool {
+        context.groups.isMemberOfAnotherCluster(group: groupId, memberId: memberId, cluster: cluster)
+    }
+    func mustRefuseCommit(groupId: String, memberId: String, clientId: String) -> Bool {
+        context.groups.mustRefuseCommit(group: groupId, memberId: memberId, clientId: clientId, cluster: cluster)
     }
     func needsTranslation(producerId: Int64) -> Bool { context.producerIds.needsTranslation(producerId, on: cluster) }
 }
