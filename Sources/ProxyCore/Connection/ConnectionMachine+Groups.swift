@@ -53,21 +53,15 @@ extension ConnectionMachine {
             answerLocally(request, frame: frame, dueNanos: nowNanos, nowNanos: nowNanos)
             return true
         case ApiKey.offsetCommit.rawValue where request.apiVersion >= 1:
-            guard let commit = try? OffsetCommitRequest.decode(body: Array(body), version: request.apiVersion),
-                  policy.mustRefuseCommit(groupId: commit.groupId, memberId: commit.memberId, clientId: clientId ?? "")
-            else { return false }
-            let answer = CommitRefusal.offsetCommitResponse(commit.committed, errorCode: CommitRefusal.unknownMemberId,
-                                                            version: request.apiVersion)
-            refuseCommit(request, answer, group: commit.groupId, member: commit.memberId, nowNanos: nowNanos)
-            return true
+            guard let commit = try? OffsetCommitRequest.decode(body: Array(body), version: request.apiVersion) else { return false }
+            return refusesCommit(request, group: commit.groupId, member: commit.memberId, nowNanos: nowNanos) {
+                CommitRefusal.offsetCommitResponse(commit.committed, errorCode: $0, version: request.apiVersion)
+            }
         case ApiKey.txnOffsetCommit.rawValue where request.apiVersion >= 3:
-            guard let commit = try? TxnOffsetCommitRequest.decode(body: Array(body), version: request.apiVersion),
-                  policy.mustRefuseCommit(groupId: commit.groupId, memberId: commit.memberId, clientId: clientId ?? "")
-            else { return false }
-            let answer = CommitRefusal.txnOffsetCommitResponse(commit.committed, errorCode: CommitRefusal.unknownMemberId,
-                                                               version: request.apiVersion)
-            refuseCommit(request, answer, group: commit.groupId, member: commit.memberId, nowNanos: nowNanos)
-            return true
+            guard let commit = try? TxnOffsetCommitRequest.decode(body: Array(body), version: request.apiVersion) else { return false }
+            return refusesCommit(request, group: commit.groupId, member: commit.memberId, nowNanos: nowNanos) {
+                CommitRefusal.txnOffsetCommitResponse(commit.committed, errorCode: $0, version: request.apiVersion)
+            }
         default:
             return false
         }
@@ -91,14 +85,17 @@ extension ConnectionMachine {
         return true
     }
 
-    private mutating func refuseCommit(_ request: ObservedRequest, _ body: [UInt8], group: String, member: String,
-                                       nowNanos: UInt64) {
+    /// True when the commit must not reach this cluster: answered with `answer(UNKNOWN_MEMBER_ID)`.
+    private mutating func refusesCommit(_ request: ObservedRequest, group: String, member: String, nowNanos: UInt64,
+                                        answer: (Int16) -> [UInt8]) -> Bool {
+        guard policy.mustRefuseCommit(groupId: group, memberId: member, clientId: clientId ?? "") else { return false }
         let api = request.apiKey == ApiKey.offsetCommit.rawValue ? "OffsetCommit" : "TxnOffsetCommit"
         actions.append(.commitRefused(apiKey: request.apiKey))
         let who = member.isEmpty ? "a client (\(clientId ?? "")) whose members have not rejoined" : "member \(member), of another cluster's group,"
         actions.append(.log(.info, "\(api) of group \(group) from \(who) refused with UNKNOWN_MEMBER_ID on \(settings.cluster)"))
         let frame = KafkaFrame.response(apiKey: request.apiKey, apiVersion: request.apiVersion,
-                                        correlationId: request.correlationId, body: body)
+                                        correlationId: request.correlationId, body: answer(CommitRefusal.unknownMemberId))
         answerLocally(request, frame: frame, dueNanos: nowNanos, nowNanos: nowNanos)
+        return true
     }
 }
