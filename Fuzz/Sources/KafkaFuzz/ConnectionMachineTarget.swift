@@ -1,11 +1,16 @@
 import KafkaProtocol
 import ProxyCore
 
-/// Facts for the fuzzed connection: every client holds its fetches, producer ids from 1000 up are foreign.
+/// Facts for the fuzzed connection: every client holds its fetches (and its members, whose ids
+/// start with "o", belong to another cluster), producer ids from 1000 up are foreign.
 private struct FuzzPolicy: ConnectionPolicy {
     let holdsFetches: Bool
     func mustHoldFetch(clientId: String) -> Bool { holdsFetches }
     func needsTranslation(producerId: Int64) -> Bool { producerId >= 1000 }
+    func isMemberOfAnotherCluster(groupId: String, memberId: String) -> Bool { holdsFetches && memberId.hasPrefix("o") }
+    func mustRefuseCommit(groupId: String, memberId: String, clientId: String) -> Bool {
+        memberId.isEmpty ? holdsFetches : isMemberOfAnotherCluster(groupId: groupId, memberId: memberId)
+    }
 }
 
 extension FuzzTargets {
@@ -23,7 +28,8 @@ extension FuzzTargets {
             settings: .init(route: "bootstrap", cluster: "c", connectTimeoutSeconds: 10, idleTimeoutSeconds: 2,
                             maxRequestBytes: 1 << 16, maxResponseBytes: 1 << 16,
                             loginMechanism: login ? "PLAIN" : nil, translatesProducers: translates),
-            policy: FuzzPolicy(holdsFetches: flags & 4 != 0))
+            // A plain connection answers nothing itself: what it forwards is a prefix of what it got.
+            policy: FuzzPolicy(holdsFetches: flags & 4 != 0 && !plain))
         var now: UInt64 = 1_000_000_000
         var clientSent: [UInt8] = []
         var brokerGot: [UInt8] = []

@@ -17,6 +17,7 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
     "produce_batches": FuzzTargets.produceBatches,
     "config_yaml": FuzzTargets.configYAML,
     "topic_names": FuzzTargets.topicNames,
+    "group_requests": FuzzTargets.groupRequests,
 ]
 
 nonisolated(unsafe) var selected: (([UInt8]) -> Void)?

@@ -200,6 +200,8 @@ extension FuzzTargets {
                         case .proxyResponse(let request, let payload):
                             check(request.fromProxy && request == head && queue.count == before - 1, "proxy response for \(request)")
                             proxy.append(payload)
+                        case .localAnswer(let request):
+                            check(false, "a local answer (\(request.correlationId)) with no local entry queued")
                         }
                     }
                     check(index == raw.count, "read not consumed: \(index) of \(raw.count)")

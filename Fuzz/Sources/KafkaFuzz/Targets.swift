@@ -309,4 +309,47 @@ enum FuzzTargets {
             }
         }
     }
+
+    /// Group requests the proxy reads: first byte the api, second the version, then a request body.
+    /// Properties: no trap; what decodes re-encodes to bytes that decode to the same value; a commit's
+    /// refusal reads back with every partition of the request, each with the error.
+    static func groupRequests(_ data: [UInt8]) {
+        var control = Control(data)
+        let api = control.byte() % 5
+        let body = control.rest
+        switch api {
+        case 0:
+            let version = Int16(control.byte() % UInt8(OffsetCommitRequest.maxVersion + 1))
+            guard let request = try? OffsetCommitRequest.decode(body: Array(body.dropFirst()), version: version) else { return }
+            let again = try? OffsetCommitRequest.decode(body: request.encoded(version: version), version: version)
+            check(again?.encoded(version: version) == request.encoded(version: version), "OffsetCommit v\(version) round trip")
+            let answer = CommitRefusal.offsetCommitResponse(request.committed, errorCode: 25, version: version)
+            let back = try? CommitRefusal.decodeResponse(answer, throttle: version >= 3, flexible: version >= 8)
+            check(back?.map { "\($0.0)/\($0.1)/\($0.2)" } == request.committed.flatMap { t in t.partitions.map { "\(t.name)/\($0)/25" } },
+                  "OffsetCommit v\(version) refusal does not echo the partitions")
+        case 1:
+            let version = Int16(control.byte() % UInt8(TxnOffsetCommitRequest.maxVersion + 1))
+            guard let request = try? TxnOffsetCommitRequest.decode(body: Array(body.dropFirst()), version: version) else { return }
+            let again = try? TxnOffsetCommitRequest.decode(body: request.encoded(version: version), version: version)
+            check(again == request, "TxnOffsetCommit v\(version) round trip")
+            let answer = CommitRefusal.txnOffsetCommitResponse(request.committed, errorCode: 25, version: version)
+            let back = try? CommitRefusal.decodeResponse(answer, throttle: true, flexible: version >= 3)
+            check(back?.count == request.committed.reduce(0) { $0 + $1.partitions.count }, "TxnOffsetCommit refusal")
+        case 2:
+            let version = Int16(control.byte() % UInt8(LeaveGroupMembers.maxVersion + 1))
+            guard let leave = try? LeaveGroupMembers.decode(body: Array(body.dropFirst()), version: version) else { return }
+            if version >= 3 || leave.memberIds.count == 1 {
+                check((try? LeaveGroupMembers.decode(body: leave.encoded(version: version), version: version)) == leave,
+                      "LeaveGroup v\(version) round trip")
+            }
+        case 3:
+            let version = Int16(control.byte() % UInt8(HeartbeatMember.maxVersion + 1))
+            guard let beat = try? HeartbeatMember.decode(body: Array(body.dropFirst()), version: version) else { return }
+            check((try? HeartbeatMember.decode(body: beat.encoded(version: version), version: version)) == beat,
+                  "Heartbeat v\(version) round trip")
+        default:
+            let version = Int16(control.byte() % UInt8(SyncGroupMember.maxVersion + 1))
+            _ = try? SyncGroupMember.decode(body: Array(body.dropFirst()), version: version)
+        }
+    }
 }

@@ -10,7 +10,10 @@ extension ConnectionMachine {
         }
         if clientId == nil, chunk.count > 4, requests.isAtFrameBoundary {
             // The first read starts at a frame boundary; one parse per connection.
-            clientId = (try? RequestHeader.parse(UnsafeRawBufferPointer(rebasing: chunk[4...])))??.header.clientId ?? ""
+            let header = (try? RequestHeader.parse(UnsafeRawBufferPointer(rebasing: chunk[4...])))??.header
+            clientId = header?.clientId ?? ""
+            // A connection that opens with a group request (no ApiVersions first) is read whole from it.
+            if let header, Self.framesGroupTraffic(header.apiKey) { requests.mode = .framing }
         }
         if hold != .none {
             keepWhileHeld(chunk)
@@ -26,6 +29,8 @@ extension ConnectionMachine {
             while let event = try requests.next(chunk, &index) {
                 switch event {
                 case .request(let request):
+                    // Group traffic is read whole from the next request on: its members and commits matter.
+                    if Self.framesGroupTraffic(request.apiKey) { requests.mode = .framing }
                     requestSeen(request, nowNanos: nowNanos)
                 case .forward(let bytes):
                     actions.append(.sendToBroker(.borrowed(bytes)))
@@ -90,12 +95,9 @@ extension ConnectionMachine {
             actions.append(.closeWhenFlushed(.refusedClientSASL))
             return false
         }
-        if settings.translatesProducers, apiKey == ApiKey.fetch.rawValue, let clientId,
-           policy.mustHoldFetch(clientId: clientId) {
-            hold(.groupRejoin, chunk: chunk, index: &index)
-            actions.append(.log(.info, "holding fetches of group member \(clientId) until it rejoins its group on \(settings.cluster)"))
-            actions.append(.schedule(deadlineNanos: nowNanos + Self.rejoinPollNanos))
-            return false
+        if Self.framesGroupTraffic(apiKey) || apiKey == ApiKey.fetch.rawValue,
+           answersGroupRequest(request, frame, nowNanos: nowNanos) {
+            return true
         }
         if settings.translatesProducers, apiKey == ApiKey.produce.rawValue {
             var payload = Array(UnsafeRawBufferPointer(rebasing: frame[4...]))
@@ -142,9 +144,6 @@ extension ConnectionMachine {
 
     mutating func requestSeen(_ request: ObservedRequest, nowNanos: UInt64) {
         lastActivity = nowNanos
-        if request.apiKey == ApiKey.joinGroup.rawValue, let clientId {
-            actions.append(.memberJoining(clientId: clientId))
-        }
         actions.append(.requestSeen(request))
         if request.expectsResponse {
             inflight.append(InflightRequest(correlationId: request.correlationId, apiKey: request.apiKey,

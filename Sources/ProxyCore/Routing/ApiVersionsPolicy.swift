@@ -21,6 +21,12 @@ public enum ApiVersionsPolicy {
     /// protocol, whose members the proxy makes rejoin after a switch.
     static let withheldWhenSeveralClusters: Set<Int16> = [ApiKey.consumerGroupHeartbeat.rawValue]
 
+    /// Topic ids differ between clusters, and a client keeps the old cluster's after a switch:
+    /// Fetch v13+ names topics by id, so a moved consumer's Fetch would name topics the new cluster
+    /// does not know (librdkafka 2.16 crashed on the answers in the group failover test). v12 and
+    /// below name topics.
+    static let cappedWhenSeveralClusters: [Int16: Int16] = [ApiKey.fetch.rawValue: 12]
+
     /// The allowed [min, max] for an API the broker offers, or nil to withhold it.
     public static func allowed(apiKey: Int16, minVersion: Int16, maxVersion: Int16,
                                limits: ApiVersionsLimits = .singleCluster) -> (Int16, Int16)? {
@@ -40,6 +46,9 @@ public enum ApiVersionsPolicy {
             low = max(low, mapped.lowerBound)
             high = min(high, mapped.upperBound)
         }
+        // Commits and group requests the proxy must read (refusing stale members' commits).
+        if let cap = GroupRequestVersions.maxDecodedVersion[apiKey] { high = min(high, cap) }
+        if limits.configuredClusters > 1, let cap = cappedWhenSeveralClusters[apiKey] { high = min(high, cap) }
         guard low <= high else { return nil }
         return (low, high)
     }
