@@ -14,6 +14,7 @@ final class FakePolicy: ConnectionPolicy {
 
     func mustHoldFetch(clientId: String) -> Bool { state.withLock { $0.hold.contains(clientId) } }
     func needsTranslation(producerId: Int64) -> Bool { state.withLock { $0.foreign.contains(producerId) } }
+    func issuedElsewhere(producerId: Int64) -> Bool { state.withLock { $0.foreign.contains(producerId) } }
 }
 
 /// An action with its bytes copied out, so tests can compare and keep it.
@@ -37,6 +38,7 @@ enum Recorded: Equatable {
     case memberRejoined(String)
     case producerIdIssued(Int64)
     case producerMoved(Int64)
+    case transactionRefused(Int16)
     case log(String)
     case close(CloseReason)
     case closeWhenFlushed(CloseReason)
@@ -72,6 +74,7 @@ enum Recorded: Equatable {
         case .memberRejoined(let c): self = .memberRejoined(c)
         case .producerIdIssued(let p): self = .producerIdIssued(p)
         case .producerMoved(let p): self = .producerMoved(p)
+        case .transactionRefused(let k): self = .transactionRefused(k)
         case .log(_, let m): self = .log(m)
         case .close(let r): self = .close(r)
         case .closeWhenFlushed(let r): self = .closeWhenFlushed(r)

@@ -6,6 +6,7 @@ private struct FuzzPolicy: ConnectionPolicy {
     let holdsFetches: Bool
     func mustHoldFetch(clientId: String) -> Bool { holdsFetches }
     func needsTranslation(producerId: Int64) -> Bool { producerId >= 1000 }
+    func issuedElsewhere(producerId: Int64) -> Bool { producerId >= 1000 }
 }
 
 extension FuzzTargets {

@@ -97,6 +97,33 @@ extension ConnectionMachine {
             actions.append(.schedule(deadlineNanos: nowNanos + Self.rejoinPollNanos))
             return false
         }
+        if settings.translatesProducers, TransactionGuard.inspects(apiKey: apiKey) {
+            var payload = Array(UnsafeRawBufferPointer(rebasing: frame[4...]))
+            let policy = self.policy
+            switch TransactionGuard.inspect(apiKey: apiKey, apiVersion: request.apiVersion,
+                                            headerLength: request.headerLength, payload: &payload,
+                                            issuedElsewhere: { policy.issuedElsewhere(producerId: $0) }) {
+            case .pass:
+                break
+            case .clearedProducerId(let producerId):
+                actions.append(.log(.info, "InitProducerId for producer \(producerId), which another cluster issued: asking \(settings.cluster) for a new producer id"))
+                requestSeen(request, nowNanos: nowNanos)
+                actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))
+                return true
+            case .refuse(let body, let producerId, let errorCode):
+                // Answered in order: once every response before it has gone out.
+                guard inflight.isEmpty, responses.isAtFrameBoundary else {
+                    hold(.proxyAnswer, chunk: chunk, index: &index)
+                    return false
+                }
+                lastActivity = nowNanos
+                actions.append(.transactionRefused(apiKey: apiKey))
+                actions.append(.log(.info, "\(ApiKey(apiKey)) of producer \(producerId), which another cluster issued: answered by the proxy (error \(errorCode)) so the client aborts its transaction and gets a producer id from \(settings.cluster)"))
+                actions.append(.sendToClient(.owned(KafkaFrame.response(apiKey: apiKey, apiVersion: request.apiVersion,
+                                                                        correlationId: request.correlationId, body: body))))
+                return true
+            }
+        }
         if settings.translatesProducers, apiKey == ApiKey.produce.rawValue {
             var payload = Array(UnsafeRawBufferPointer(rebasing: frame[4...]))
             let policy = self.policy

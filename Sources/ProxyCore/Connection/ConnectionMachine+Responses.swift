@@ -43,7 +43,8 @@ extension ConnectionMachine {
             close(.badResponse(upstream: upstreamName, error))
             return
         }
-        if case .relaying(.clientSASL) = state, inflight.isEmpty, responses.isAtFrameBoundary {
+        if case .relaying(let hold) = state, hold == .clientSASL || hold == .proxyAnswer,
+           inflight.isEmpty, responses.isAtFrameBoundary {
             release(nowNanos: nowNanos)
         }
         closeIfDrained(nowNanos: nowNanos)

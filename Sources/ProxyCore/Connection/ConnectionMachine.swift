@@ -58,6 +58,8 @@ public struct ConnectionMachine {
         case groupRejoin
         /// A client's own SaslHandshake/SaslAuthenticate waits for the responses before it.
         case clientSASL
+        /// A request the proxy answers itself (TransactionGuard) waits for the responses before it.
+        case proxyAnswer
     }
 
     public enum DrainReason: Sendable, Equatable {

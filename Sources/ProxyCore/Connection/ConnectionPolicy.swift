@@ -6,4 +6,6 @@ public protocol ConnectionPolicy: Sendable {
     func mustHoldFetch(clientId: String) -> Bool
     /// Another cluster issued this producer id, or it moved once: its batches are translated here.
     func needsTranslation(producerId: Int64) -> Bool
+    /// Another cluster issued this producer id: its transactions are not this cluster's (TransactionGuard).
+    func issuedElsewhere(producerId: Int64) -> Bool
 }

@@ -21,6 +21,7 @@ struct SharedConnectionPolicy: ConnectionPolicy {
 
     func mustHoldFetch(clientId: String) -> Bool { context.groups.mustHoldFetch(clientId: clientId, cluster: cluster) }
     func needsTranslation(producerId: Int64) -> Bool { context.producerIds.needsTranslation(producerId, on: cluster) }
+    func issuedElsewhere(producerId: Int64) -> Bool { context.producerIds.issuedElsewhere(producerId, than: cluster) }
 }
 
 extension ProxyContext {
