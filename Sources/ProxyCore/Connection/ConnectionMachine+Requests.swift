@@ -98,54 +98,65 @@ extension ConnectionMachine {
             return false
         }
         if settings.translatesProducers, TransactionGuard.inspects(apiKey: apiKey) {
+            // One copy for both: the guard and the translator patch the same payload.
             var payload = Array(UnsafeRawBufferPointer(rebasing: frame[4...]))
-            let policy = self.policy
-            switch TransactionGuard.inspect(apiKey: apiKey, apiVersion: request.apiVersion,
-                                            headerLength: request.headerLength, payload: &payload,
-                                            issuedElsewhere: { policy.issuedElsewhere(producerId: $0) }) {
-            case .pass:
-                break
-            case .clearedProducerId(let producerId):
-                actions.append(.log(.info, "InitProducerId for producer \(producerId), which another cluster issued: asking \(settings.cluster) for a new producer id"))
-                requestSeen(request, nowNanos: nowNanos)
-                actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))
-                return true
-            case .refuse(let body, let producerId, let errorCode):
-                // Answered in order: once every response before it has gone out.
-                guard inflight.isEmpty, responses.isAtFrameBoundary else {
-                    hold(.proxyAnswer, chunk: chunk, index: &index)
-                    return false
-                }
-                lastActivity = nowNanos
-                actions.append(.transactionRefused(apiKey: apiKey))
-                actions.append(.log(.info, "\(ApiKey(apiKey)) of producer \(producerId), which another cluster issued: answered by the proxy (error \(errorCode)) so the client aborts its transaction and gets a producer id from \(settings.cluster)"))
-                actions.append(.sendToClient(.owned(KafkaFrame.response(apiKey: apiKey, apiVersion: request.apiVersion,
-                                                                        correlationId: request.correlationId, body: body))))
-                return true
+            if let relayed = keepTransactionsOut(request, &payload, frame, chunk: chunk, index: &index,
+                                                 nowNanos: nowNanos) {
+                return relayed
             }
-        }
-        if settings.translatesProducers, apiKey == ApiKey.produce.rawValue {
-            var payload = Array(UnsafeRawBufferPointer(rebasing: frame[4...]))
-            let policy = self.policy
-            // A malformed request goes on as it is: the broker answers it with its own error.
-            let outcome = try? translator.translate(&payload, headerLength: request.headerLength,
-                                                    version: request.apiVersion) { policy.needsTranslation(producerId: $0) }
-            switch outcome {
-            case .needsProducerId(let producer):
-                hold(.producerId(producer), chunk: chunk, index: &index)
-                requestProducerId(for: producer, nowNanos: nowNanos)
-                return false
-            case .rewritten:
-                requestSeen(request, nowNanos: nowNanos)
-                actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))
-                return true
-            case .unchanged, nil:
-                break
+            if apiKey == ApiKey.produce.rawValue {
+                let policy = self.policy
+                // A malformed request goes on as it is: the broker answers it with its own error.
+                let outcome = try? translator.translate(&payload, headerLength: request.headerLength,
+                                                        version: request.apiVersion) { policy.needsTranslation(producerId: $0) }
+                switch outcome {
+                case .needsProducerId(let producer):
+                    hold(.producerId(producer), chunk: chunk, index: &index)
+                    requestProducerId(for: producer, nowNanos: nowNanos)
+                    return false
+                case .rewritten:
+                    requestSeen(request, nowNanos: nowNanos)
+                    actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))
+                    return true
+                case .unchanged, nil:
+                    break
+                }
             }
         }
         requestSeen(request, nowNanos: nowNanos)
         actions.append(.sendToBroker(outgoing(frame, from: chunk)))
         return true
+    }
+
+    /// TransactionGuard's verdict carried out; nil when the request goes on as it is. Returns
+    /// relayFrame's answer otherwise (false: it waits behind the responses in flight).
+    private mutating func keepTransactionsOut(_ request: ObservedRequest, _ payload: inout [UInt8],
+                                              _ frame: UnsafeRawBufferPointer, chunk: UnsafeRawBufferPointer,
+                                              index: inout Int, nowNanos: UInt64) -> Bool? {
+        let policy = self.policy
+        switch TransactionGuard.inspect(apiKey: request.apiKey, apiVersion: request.apiVersion,
+                                        headerLength: request.headerLength, payload: &payload,
+                                        issuedElsewhere: { policy.issuedElsewhere(producerId: $0) }) {
+        case .pass:
+            return nil
+        case .clearedProducerId(let producerId):
+            actions.append(.log(.info, "InitProducerId for producer \(producerId), which another cluster issued: asking \(settings.cluster) for a new producer id"))
+            requestSeen(request, nowNanos: nowNanos)
+            actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))
+            return true
+        case .refuse(let body, let producerId, let errorCode):
+            // Answered in order: once every response before it has gone out.
+            guard inflight.isEmpty, responses.isAtFrameBoundary else {
+                hold(.proxyAnswer, chunk: chunk, index: &index)
+                return false
+            }
+            lastActivity = nowNanos
+            actions.append(.transactionRefused(apiKey: request.apiKey))
+            actions.append(.log(.info, "\(ApiKey(request.apiKey)) of producer \(producerId), which another cluster issued: answered by the proxy (error \(errorCode)) so the client aborts its transaction and gets a producer id from \(settings.cluster)"))
+            actions.append(.sendToClient(.owned(KafkaFrame.response(apiKey: request.apiKey, apiVersion: request.apiVersion,
+                                                                    correlationId: request.correlationId, body: body))))
+            return true
+        }
     }
 
     /// A frame borrowed from the relay's own buffer is copied: the relay may reuse that buffer
