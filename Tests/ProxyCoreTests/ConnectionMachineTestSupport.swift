@@ -2,19 +2,24 @@ import KafkaProtocol
 @testable import ProxyCore
 import Synchronization
 
-/// Facts the tests set: which members must rejoin, which producer ids are foreign.
+/// Facts the tests set: which members must rejoin, which producer ids are foreign, which member ids
+/// another cluster gave.
 final class FakePolicy: ConnectionPolicy {
-    private let state = Mutex<(hold: Set<String>, foreign: Set<Int64>)>(([], []))
+    private let state = Mutex<(hold: Set<String>, foreign: Set<Int64>, strangers: Set<String>)>(([], [], []))
 
     func holdFetches(of clientId: String, _ hold: Bool) {
         state.withLock { if hold { $0.hold.insert(clientId) } else { $0.hold.remove(clientId) } }
     }
 
     func markForeign(_ producerId: Int64) { _ = state.withLock { $0.foreign.insert(producerId) } }
+    func markStranger(group: String, memberId: String) { _ = state.withLock { $0.strangers.insert(group + "/" + memberId) } }
 
     func mustHoldFetch(clientId: String) -> Bool { state.withLock { $0.hold.contains(clientId) } }
     func needsTranslation(producerId: Int64) -> Bool { state.withLock { $0.foreign.contains(producerId) } }
     func issuedElsewhere(producerId: Int64) -> Bool { state.withLock { $0.foreign.contains(producerId) } }
+    func mustRefuseCommit(groupId: String, memberId: String) -> Bool {
+        state.withLock { $0.strangers.contains(groupId + "/" + memberId) }
+    }
 }
 
 /// An action with its bytes copied out, so tests can compare and keep it.
@@ -34,8 +39,9 @@ enum Recorded: Equatable {
     case schedule(UInt64)
     case requestSeen(Int32)
     case responseSeen(Int32)
-    case memberJoining(String)
-    case memberRejoined(String)
+    case memberSynced(group: String, memberId: String, generation: Int32, clientId: String)
+    case memberLeft(group: String, memberIds: [String])
+    case commitRefused(Int16)
     case producerIdIssued(Int64)
     case producerMoved(Int64)
     case transactionRefused(Int16)
@@ -70,8 +76,9 @@ enum Recorded: Equatable {
         case .schedule(let d): self = .schedule(d)
         case .requestSeen(let r): self = .requestSeen(r.correlationId)
         case .responseSeen(let r, _, _, _): self = .responseSeen(r.correlationId)
-        case .memberJoining(let c): self = .memberJoining(c)
-        case .memberRejoined(let c): self = .memberRejoined(c)
+        case .memberSynced(let g, let m, let gen, let c): self = .memberSynced(group: g, memberId: m, generation: gen, clientId: c)
+        case .memberLeft(let g, let m): self = .memberLeft(group: g, memberIds: m)
+        case .commitRefused(let k): self = .commitRefused(k)
         case .producerIdIssued(let p): self = .producerIdIssued(p)
         case .producerMoved(let p): self = .producerMoved(p)
         case .transactionRefused(let k): self = .transactionRefused(k)

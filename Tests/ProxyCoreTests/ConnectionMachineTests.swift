@@ -340,22 +340,6 @@ final class ConnectionMachineTests: XCTestCase {
         XCTAssertEqual(d.client([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).closeReason?.metricLabel, "invalid_frame_size")
     }
 
-    func testGroupMemberFetchHeldUntilRejoinedThenClosed() {
-        let policy = FakePolicy()
-        var d = MachineDriver(translates: true, policy: policy)
-        d.relaying()
-        policy.holdFetches(of: "test-client", true)
-        let held = d.client(Frames.fetch(1))
-        XCTAssertEqual(held.toBroker, [])
-        XCTAssertTrue(held.has(.pauseClient))
-        XCTAssertEqual(d.machine.state, .relaying(.groupRejoin))
-        d.advance(seconds: 0.1)
-        XCTAssertEqual(d.timer(), [.schedule(d.now + ConnectionMachine.rejoinPollNanos)])
-        policy.holdFetches(of: "test-client", false)
-        d.advance(seconds: 0.1)
-        XCTAssertEqual(d.timer().closeReason, .groupMemberRejoined(cluster: "primary"))
-    }
-
     func testProducerIdRequestedFromTheNewClusterAndBatchesPatched() throws {
         let policy = FakePolicy()
         policy.markForeign(7)
@@ -407,10 +391,11 @@ final class ConnectionMachineTests: XCTestCase {
 
     func testHeldRequestsBeyondTheLimitPauseTheClient() {
         let policy = FakePolicy()
+        policy.markForeign(7)
         var d = MachineDriver(translates: true, policy: policy, maxRequestBytes: 256)
         d.relaying()
-        policy.holdFetches(of: "test-client", true)
-        _ = d.client(Frames.fetch(1))
+        // Held while the proxy gets a producer id of this cluster.
+        XCTAssertEqual(d.client(Frames.idempotentProduce(1, producerId: 7, sequence: 0)).toBroker.count > 0, true)
         // More client bytes while held are kept; beyond the limit, reading stops.
         let more = d.client((2...6).flatMap { Frames.fetch($0) })
         XCTAssertTrue(more.has(.pauseClient))

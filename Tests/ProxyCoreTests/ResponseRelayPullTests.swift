@@ -8,11 +8,12 @@ final class ResponseRelayPullTests: XCTestCase {
         ResponseRewriter.needsRewrite(apiKey: request.apiKey, apiVersion: request.apiVersion)
     }
 
-    private func inflight(_ requests: [(ApiKey, Int16, Int32)], fromProxy: Set<Int32> = []) -> InflightQueue {
+    private func inflight(_ requests: [(ApiKey, Int16, Int32)], fromProxy: Set<Int32> = [],
+                          local: Set<Int32> = []) -> InflightQueue {
         var queue = InflightQueue(capacity: 2)
         for (api, version, id) in requests {
             queue.append(InflightRequest(correlationId: id, apiKey: api.rawValue, apiVersion: version, startNanos: 0,
-                                         fromProxy: fromProxy.contains(id)))
+                                         fromProxy: fromProxy.contains(id), isLocal: local.contains(id)))
         }
         return queue
     }
@@ -24,6 +25,7 @@ final class ResponseRelayPullTests: XCTestCase {
         case response(Int32, Int)
         case rewrite(Int32, [UInt8])
         case proxyResponse(Int32, [UInt8])
+        case local(Int32)
     }
 
     private struct Run {
@@ -38,7 +40,7 @@ final class ResponseRelayPullTests: XCTestCase {
                 switch event {
                 case .forward(let b), .forwardPrefix(let b): b
                 case .rewrite(_, let payload): KafkaFrame.framed(payload)
-                case .response, .proxyResponse: []
+                case .response, .proxyResponse, .local: []
                 }
             }
         }
@@ -64,6 +66,10 @@ final class ResponseRelayPullTests: XCTestCase {
                         case .response(let request, let frameBytes): events.append(.response(request.correlationId, frameBytes))
                         case .rewrite(let request, let payload): events.append(.rewrite(request.correlationId, payload))
                         case .proxyResponse(let request, let payload): events.append(.proxyResponse(request.correlationId, payload))
+                        case .localAnswer(let request):
+                            // As the machine does with an answer that is due: sent, popped.
+                            events.append(.local(request.correlationId))
+                            result.queue.popFirst()
                         }
                     }
                     XCTAssertEqual(index, raw.count)
@@ -112,6 +118,15 @@ final class ResponseRelayPullTests: XCTestCase {
         XCTAssertEqual(events[6], .rewrite(4, Array(metadata[4...])))
         XCTAssertTrue(out.queue.isEmpty)
         XCTAssertTrue(out.boundary)
+    }
+
+    func testALocalAnswerStopsTheRelayWithoutConsumingAndThePendingBytesGoFirst() {
+        let stream = produce + fetch
+        let out = run([stream], queue: inflight([(.produce, 8, 2), (.fetch, 4, 9), (.fetch, 4, 3)], local: [9]))
+        XCTAssertNil(out.error)
+        XCTAssertEqual(out.events[0], [.response(2, produce.count), .forward(produce), .local(9),
+                                       .response(3, fetch.count), .forward(fetch)])
+        XCTAssertTrue(out.queue.isEmpty)
     }
 
     func testAFrameStartedInAnEarlierReadGetsItsPrefixBack() {

@@ -7,6 +7,7 @@ private struct FuzzPolicy: ConnectionPolicy {
     func mustHoldFetch(clientId: String) -> Bool { holdsFetches }
     func needsTranslation(producerId: Int64) -> Bool { producerId >= 1000 }
     func issuedElsewhere(producerId: Int64) -> Bool { producerId >= 1000 }
+    func mustRefuseCommit(groupId: String, memberId: String) -> Bool { holdsFetches }
 }
 
 extension FuzzTargets {

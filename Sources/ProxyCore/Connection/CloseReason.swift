@@ -25,7 +25,6 @@ public enum CloseReason: Sendable, Equatable {
     case drainedWhileConnecting
     /// A broker-port connection that went to a bootstrap server before the port's broker was known.
     case brokerLearned(cluster: String, port: UInt16)
-    case groupMemberRejoined(cluster: String)
     case refusedClientSASL
     case idle(seconds: Int)
 
@@ -59,7 +58,7 @@ public enum CloseReason: Sendable, Equatable {
     public var metricLabel: String? {
         switch self {
         case .drained, .clientClosed, .requestsFlushed, .clientLeftDuringLogin, .disconnected, .brokerClosedIdle,
-             .drainedWhileConnecting, .brokerLearned, .groupMemberRejoined, .refusedClientSASL, .tlsFailed:
+             .drainedWhileConnecting, .brokerLearned, .refusedClientSASL, .tlsFailed:
             return nil
         case .idle: return "idle_timeout"
         case .upstreamUnreachable: return "upstream_unreachable"
@@ -97,7 +96,7 @@ public enum CloseReason: Sendable, Equatable {
         case .drained, .clientClosed, .requestsFlushed, .clientLeftDuringLogin, .disconnected, .brokerClosedIdle,
              .drainedWhileConnecting:
             return .debug
-        case .brokerLearned, .groupMemberRejoined, .refusedClientSASL, .idle:
+        case .brokerLearned, .refusedClientSASL, .idle:
             return .info
         case .loginTimeout, .loginFailed, .tlsStartFailed:
             return .error
@@ -118,8 +117,6 @@ public enum CloseReason: Sendable, Equatable {
         case .drainedWhileConnecting: return "closed while connecting: proxy draining"
         case .brokerLearned(let cluster, let port):
             return "broker of port \(port) in \(cluster) is known now: closing the connection that went to a bootstrap server"
-        case .groupMemberRejoined(let cluster):
-            return "group member rejoined on \(cluster): closing so it fetches from its new positions"
         case .refusedClientSASL: return "closed after refusing the client's SaslAuthenticate"
         case .idle(let seconds): return "idle for \(seconds)s, closing"
         case .upstreamUnreachable(let route, let detail, let dialled):

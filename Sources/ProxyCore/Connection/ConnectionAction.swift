@@ -48,10 +48,12 @@ public enum ConnectionAction {
     /// A response was matched to its request; `latencyNanos` since the request was seen;
     /// `payload` when the machine collected it whole (nil for a streamed response).
     case responseSeen(InflightRequest, frameBytes: Int, latencyNanos: UInt64, payload: [UInt8]?)
-    /// A JoinGroup from this client id went to the broker.
-    case memberJoining(clientId: String)
-    /// SyncGroup succeeded: the member has its assignment on this cluster.
-    case memberRejoined(clientId: String)
+    /// SyncGroup succeeded: the member has its assignment on this connection's cluster.
+    case memberSynced(groupId: String, memberId: String, generation: Int32, clientId: String)
+    /// A LeaveGroup for these members went to the broker.
+    case memberLeft(groupId: String, memberIds: [String])
+    /// The proxy answered an OffsetCommit or TxnOffsetCommit (api key) with an error itself.
+    case commitRefused(apiKey: Int16)
     /// This cluster issued a producer id to a client (InitProducerId answer relayed).
     case producerIdIssued(Int64)
     /// The connection stands in for a producer id another cluster issued.

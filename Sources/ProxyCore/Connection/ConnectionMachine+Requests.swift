@@ -10,7 +10,10 @@ extension ConnectionMachine {
         }
         if clientId == nil, chunk.count > 4, requests.isAtFrameBoundary {
             // The first read starts at a frame boundary; one parse per connection.
-            clientId = (try? RequestHeader.parse(UnsafeRawBufferPointer(rebasing: chunk[4...])))??.header.clientId ?? ""
+            let header = (try? RequestHeader.parse(UnsafeRawBufferPointer(rebasing: chunk[4...])))??.header
+            clientId = header?.clientId ?? ""
+            // A connection that opens with a group request (no ApiVersions first) is read whole from it.
+            if let header, Self.framesGroupTraffic(header.apiKey) { requests.mode = .framing }
         }
         if hold != .none {
             keepWhileHeld(chunk)
@@ -26,6 +29,8 @@ extension ConnectionMachine {
             while let event = try requests.next(chunk, &index) {
                 switch event {
                 case .request(let request):
+                    // Group traffic is read whole from the next request on: its members and commits matter.
+                    if Self.framesGroupTraffic(request.apiKey) { requests.mode = .framing }
                     requestSeen(request, nowNanos: nowNanos)
                 case .forward(let bytes):
                     actions.append(.sendToBroker(.borrowed(bytes)))
@@ -90,20 +95,14 @@ extension ConnectionMachine {
             actions.append(.closeWhenFlushed(.refusedClientSASL))
             return false
         }
-        if settings.translatesProducers, apiKey == ApiKey.fetch.rawValue, let clientId,
-           policy.mustHoldFetch(clientId: clientId) {
-            hold(.groupRejoin, chunk: chunk, index: &index)
-            actions.append(.log(.info, "holding fetches of group member \(clientId) until it rejoins its group on \(settings.cluster)"))
-            actions.append(.schedule(deadlineNanos: nowNanos + Self.rejoinPollNanos))
-            return false
+        if Self.framesGroupTraffic(apiKey) || apiKey == ApiKey.fetch.rawValue,
+           answersGroupRequest(request, frame, nowNanos: nowNanos) {
+            return true
         }
         if settings.translatesProducers, TransactionGuard.inspects(apiKey: apiKey) {
             // One copy for both: the guard and the translator patch the same payload.
             var payload = Array(UnsafeRawBufferPointer(rebasing: frame[4...]))
-            if let relayed = keepTransactionsOut(request, &payload, frame, chunk: chunk, index: &index,
-                                                 nowNanos: nowNanos) {
-                return relayed
-            }
+            if keepTransactionsOut(request, &payload, frame, nowNanos: nowNanos) { return true }
             if apiKey == ApiKey.produce.rawValue {
                 let policy = self.policy
                 // A malformed request goes on as it is: the broker answers it with its own error.
@@ -128,33 +127,27 @@ extension ConnectionMachine {
         return true
     }
 
-    /// TransactionGuard's verdict carried out; nil when the request goes on as it is. Returns
-    /// relayFrame's answer otherwise (false: it waits behind the responses in flight).
+    /// TransactionGuard's verdict carried out; false when the request goes on as it is.
     private mutating func keepTransactionsOut(_ request: ObservedRequest, _ payload: inout [UInt8],
-                                              _ frame: UnsafeRawBufferPointer, chunk: UnsafeRawBufferPointer,
-                                              index: inout Int, nowNanos: UInt64) -> Bool? {
+                                              _ frame: UnsafeRawBufferPointer, nowNanos: UInt64) -> Bool {
         let policy = self.policy
         switch TransactionGuard.inspect(apiKey: request.apiKey, apiVersion: request.apiVersion,
                                         headerLength: request.headerLength, payload: &payload,
                                         issuedElsewhere: { policy.issuedElsewhere(producerId: $0) }) {
         case .pass:
-            return nil
+            return false
         case .clearedProducerId(let producerId):
             actions.append(.log(.info, "InitProducerId for producer \(producerId), which another cluster issued: asking \(settings.cluster) for a new producer id"))
             requestSeen(request, nowNanos: nowNanos)
             actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))
             return true
         case .refuse(let body, let producerId, let errorCode):
-            // Answered in order: once every response before it has gone out.
-            guard inflight.isEmpty, responses.isAtFrameBoundary else {
-                hold(.proxyAnswer, chunk: chunk, index: &index)
-                return false
-            }
-            lastActivity = nowNanos
             actions.append(.transactionRefused(apiKey: request.apiKey))
             actions.append(.log(.info, "\(ApiKey(request.apiKey)) of producer \(producerId), which another cluster issued: answered by the proxy (error \(errorCode)) so the client aborts its transaction and gets a producer id from \(settings.cluster)"))
-            actions.append(.sendToClient(.owned(KafkaFrame.response(apiKey: request.apiKey, apiVersion: request.apiVersion,
-                                                                    correlationId: request.correlationId, body: body))))
+            // In its place among the responses: after every one before it.
+            answerLocally(request, frame: KafkaFrame.response(apiKey: request.apiKey, apiVersion: request.apiVersion,
+                                                              correlationId: request.correlationId, body: body),
+                          dueNanos: nowNanos, nowNanos: nowNanos)
             return true
         }
     }
@@ -177,9 +170,6 @@ extension ConnectionMachine {
 
     mutating func requestSeen(_ request: ObservedRequest, nowNanos: UInt64) {
         lastActivity = nowNanos
-        if request.apiKey == ApiKey.joinGroup.rawValue, let clientId {
-            actions.append(.memberJoining(clientId: clientId))
-        }
         actions.append(.requestSeen(request))
         if request.expectsResponse {
             inflight.append(InflightRequest(correlationId: request.correlationId, apiKey: request.apiKey,

@@ -9,6 +9,18 @@ extension ConnectionMachine {
         default: return
         }
         lastActivity = nowNanos
+        if brokerParked {
+            parkResponses(chunk)
+            return
+        }
+        relayResponses(chunk, copying: false, nowNanos: nowNanos)
+        if isClosed { return }
+        afterResponses(nowNanos: nowNanos)
+    }
+
+    /// Relays the responses in `chunk`; stops at a local answer that is not due yet and keeps the
+    /// rest. `copying`: the chunk does not live until the next event, so pass-through bytes are copied.
+    mutating func relayResponses(_ chunk: UnsafeRawBufferPointer, copying: Bool, nowNanos: UInt64) {
         var index = 0
         // A collected response is reported with its payload, which comes with the next event.
         var collected: (InflightRequest, Int)?
@@ -17,7 +29,7 @@ extension ConnectionMachine {
                                                  rewrites: Self.collectsResponse, strays: strays) {
                 switch event {
                 case .forward(let bytes):
-                    actions.append(.sendToClient(.borrowed(bytes)))
+                    actions.append(.sendToClient(copying ? .owned(Array(bytes)) : .borrowed(bytes)))
                 case .forwardPrefix(let prefix):
                     actions.append(.sendToClient(.prefix(prefix)))
                 case .response(let request, let frameBytes):
@@ -36,6 +48,11 @@ extension ConnectionMachine {
                     try rewriteResponse(request, payload)
                 case .proxyResponse(let request, let payload):
                     try proxyResponse(request, payload, nowNanos: nowNanos)
+                case .localAnswer:
+                    if sendDueLocalAnswers(nowNanos: nowNanos) == .waiting {
+                        parkResponses(UnsafeRawBufferPointer(rebasing: chunk[index...]))
+                        return
+                    }
                 }
                 if isClosed { return }
             }
@@ -43,8 +60,15 @@ extension ConnectionMachine {
             close(.badResponse(upstream: upstreamName, error))
             return
         }
-        if case .relaying(let hold) = state, hold == .clientSASL || hold == .proxyAnswer,
-           inflight.isEmpty, responses.isAtFrameBoundary {
+        // The chunk may end just before a local answer: it is due now or parks the broker.
+        if !brokerParked, sendDueLocalAnswers(nowNanos: nowNanos) == .waiting {
+            parkResponses(UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    /// What follows a batch of responses: holds that waited for them end, a drain may be complete.
+    mutating func afterResponses(nowNanos: UInt64) {
+        if case .relaying(.clientSASL) = state, inflight.isEmpty, responses.isAtFrameBoundary {
             release(nowNanos: nowNanos)
         }
         closeIfDrained(nowNanos: nowNanos)
@@ -59,8 +83,12 @@ extension ConnectionMachine {
     private mutating func rewriteResponse(_ request: InflightRequest, _ payload: [UInt8]) throws(ProxyStreamError) {
         switch request.apiKey {
         case ApiKey.syncGroup.rawValue:
-            if let clientId, Self.syncGroupSucceeded(payload, version: request.apiVersion) {
-                actions.append(.memberRejoined(clientId: clientId))
+            if let at = syncsInFlight.firstIndex(where: { $0.correlationId == request.correlationId }) {
+                let member = syncsInFlight.remove(at: at).member
+                if Self.syncGroupSucceeded(payload, version: request.apiVersion) {
+                    actions.append(.memberSynced(groupId: member.groupId, memberId: member.memberId,
+                                                 generation: member.generationId, clientId: clientId ?? ""))
+                }
             }
             actions.append(.sendToClient(.owned(KafkaFrame.framed(payload))))
         case ApiKey.initProducerId.rawValue:

@@ -54,12 +54,8 @@ public struct ConnectionMachine {
         case reauthenticating
         /// A producer id from this cluster is being obtained for a producer another cluster issued.
         case producerId(ProducerIdTranslator.ClientProducer)
-        /// A group member's Fetch waits until the member has rejoined on this cluster.
-        case groupRejoin
         /// A client's own SaslHandshake/SaslAuthenticate waits for the responses before it.
         case clientSASL
-        /// A request the proxy answers itself (TransactionGuard) waits for the responses before it.
-        case proxyAnswer
     }
 
     public enum DrainReason: Sendable, Equatable {
@@ -119,6 +115,16 @@ public struct ConnectionMachine {
     var closingAfterRefusal = false
     /// Between a move's start and relaying on the new cluster: client bytes are kept, not dropped.
     var isMoving = false
+    /// Answers the proxy gives itself, in the order of their entries in `inflight`.
+    var localAnswers: [LocalAnswer] = []
+    /// A local answer that is not due yet heads the queue: the broker is not read meanwhile.
+    var brokerParked = false
+    /// Broker bytes read before the broker was paused, kept until the local answer has gone out.
+    var parkedResponses: [UInt8] = []
+    /// SyncGroup requests in flight: which member each answer is for.
+    var syncsInFlight: [(correlationId: Int32, member: SyncGroupMember)] = []
+    /// One log line per connection for the fetches answered while its member rejoins.
+    var loggedFetchAnswer = false
 
     public init(settings: Settings, policy: any ConnectionPolicy) {
         self.settings = settings
@@ -217,13 +223,13 @@ public struct ConnectionMachine {
             let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
             state = .draining(deadlineNanos: deadline, why: .requested)
             actions.append(.pauseClient)
-            actions.append(.schedule(deadlineNanos: deadline))
+            actions.append(.schedule(deadlineNanos: timerDeadline(deadline, nowNanos: nowNanos)))
             closeIfDrained(nowNanos: nowNanos)
         case .draining(_, .moving):
             // Shutdown while moving: the responses in flight still go out, then the connection closes.
             let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
             state = .draining(deadlineNanos: deadline, why: .requested)
-            actions.append(.schedule(deadlineNanos: deadline))
+            actions.append(.schedule(deadlineNanos: timerDeadline(deadline, nowNanos: nowNanos)))
             closeIfDrained(nowNanos: nowNanos)
         case .draining, .closed:
             break
@@ -254,7 +260,7 @@ public struct ConnectionMachine {
             let deadline = nowNanos + UInt64(timeoutSeconds) * 1_000_000_000
             state = .draining(deadlineNanos: deadline, why: .moving)
             actions.append(.pauseClient)
-            actions.append(.schedule(deadlineNanos: deadline))
+            actions.append(.schedule(deadlineNanos: timerDeadline(deadline, nowNanos: nowNanos)))
             closeIfDrained(nowNanos: nowNanos)
         case .idle, .resolving, .connecting, .authenticating:
             close(.drainedWhileConnecting)
@@ -281,6 +287,8 @@ public struct ConnectionMachine {
         loginInProgress = false
         reauthenticationDue = false
         responses = ResponseRelay(maxFrameBytes: settings.maxResponseBytes)
+        brokerParked = false
+        parkedResponses = []
         actions.append(.closeBroker)
         actions.append(.log(.info, "moving to cluster \(settings.cluster): the responses in flight are in; connecting \(settings.route) there"))
         actions.append(.resolve)
@@ -370,9 +378,9 @@ public struct ConnectionMachine {
     /// The client socket took all queued responses.
     public mutating func clientDrained(nowNanos: UInt64) {
         switch state {
-        case .relaying, .authenticating: actions.append(.resumeBroker)
+        case .relaying, .authenticating: if !brokerParked { actions.append(.resumeBroker) }
         case .draining(_, .requested):
-            actions.append(.resumeBroker)
+            if !brokerParked { actions.append(.resumeBroker) }
             closeIfDrained(nowNanos: nowNanos)
         default: break
         }
@@ -387,6 +395,8 @@ public struct ConnectionMachine {
     /// `stallHint`: what the executor knows about a connect or login that hangs (a TLS handshake
     /// with no answer, what the login waits for).
     public mutating func timerFired(nowNanos: UInt64, stallHint: String = "") {
+        // A local answer due now may end a drain or a move: the state is read after it.
+        if brokerParked { localAnswersTimerFired(nowNanos: nowNanos) }
         switch state {
         case .idle, .closed:
             break
@@ -401,15 +411,7 @@ public struct ConnectionMachine {
             actions.append(.loginFailed(reason: "timeout"))
             close(.loginTimeout(mechanism: settings.loginMechanism ?? "", cluster: settings.cluster,
                                 upstream: upstreamName, seconds: settings.connectTimeoutSeconds, waiting: stallHint))
-        case .relaying(let hold):
-            if hold == .groupRejoin, let clientId {
-                if !policy.mustHoldFetch(clientId: clientId) {
-                    close(.groupMemberRejoined(cluster: settings.cluster))
-                    return
-                }
-                actions.append(.schedule(deadlineNanos: nowNanos + Self.rejoinPollNanos))
-                return
-            }
+        case .relaying:
             let idleSince = lastActivity + idleNanos
             if nowNanos >= idleSince, let oldest = inflight.first {
                 close(.brokerTimeout(upstream: upstreamName, seconds: settings.idleTimeoutSeconds,
@@ -417,16 +419,17 @@ public struct ConnectionMachine {
             } else if nowNanos >= idleSince {
                 close(.idle(seconds: settings.idleTimeoutSeconds))
             } else {
-                actions.append(.schedule(deadlineNanos: idleSince))
+                actions.append(.schedule(deadlineNanos: timerDeadline(idleSince, nowNanos: nowNanos)))
             }
         case .draining(let deadline, _):
             guard nowNanos >= deadline else {
-                actions.append(.schedule(deadlineNanos: deadline))
+                actions.append(.schedule(deadlineNanos: timerDeadline(deadline, nowNanos: nowNanos)))
                 return
             }
             close(.drainTimeout(outstanding: inflight.count))
         }
     }
 
-    static let rejoinPollNanos: UInt64 = 100_000_000
+    /// How often a Fetch answered for a member that has not rejoined checks whether it has.
+    static let rejoinPollNanos: UInt64 = 50_000_000
 }

@@ -2,8 +2,11 @@
 /// group members still have to rejoin). The runtime answers from its registries; tests answer
 /// with fixed facts. Called on the connection's queue; answers must not block.
 public protocol ConnectionPolicy: Sendable {
-    /// A group member that has not rejoined its group on this connection's cluster: its fetches wait.
+    /// A group member with this client id has not rejoined its group on this connection's cluster:
+    /// its fetches (at positions of another cluster) are answered empty by the proxy.
     func mustHoldFetch(clientId: String) -> Bool
+    /// This member id was given by another cluster's coordinator: its commits must not reach this one.
+    func mustRefuseCommit(groupId: String, memberId: String) -> Bool
     /// Another cluster issued this producer id, or it moved once: its batches are translated here.
     func needsTranslation(producerId: Int64) -> Bool
     /// Another cluster issued this producer id: its transactions are not this cluster's (TransactionGuard).

@@ -33,6 +33,8 @@ public enum ApiVersionsPolicy {
             high = min(high, range.upperBound)
         }
         if let cap = EndpointRewriting.maxDecodedVersion[apiKey] { high = min(high, cap) }
+        // Commits and group requests the proxy must read (refusing stale members' commits).
+        if let cap = GroupRequestVersions.maxDecodedVersion[apiKey] { high = min(high, cap) }
         guard low <= high else { return nil }
         return (low, high)
     }

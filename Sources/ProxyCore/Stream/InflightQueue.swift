@@ -7,13 +7,18 @@ public struct InflightRequest: Sendable, Equatable {
     public var startNanos: UInt64
     /// Sent by the proxy itself (not by the client): its response goes to the proxy, never to the client.
     public var fromProxy: Bool
+    /// Answered by the proxy itself (never sent to the broker): its answer goes to the client in
+    /// this place of the queue, and no broker response belongs to it.
+    public var isLocal: Bool
 
-    public init(correlationId: Int32, apiKey: Int16, apiVersion: Int16, startNanos: UInt64, fromProxy: Bool = false) {
+    public init(correlationId: Int32, apiKey: Int16, apiVersion: Int16, startNanos: UInt64, fromProxy: Bool = false,
+                isLocal: Bool = false) {
         self.correlationId = correlationId
         self.apiKey = apiKey
         self.apiVersion = apiVersion
         self.startNanos = startNanos
         self.fromProxy = fromProxy
+        self.isLocal = isLocal
     }
 }
 

@@ -24,6 +24,10 @@ public enum ResponseEvent {
     case rewrite(InflightRequest, [UInt8])
     /// The whole payload answering a request the proxy sent itself; the client never sees it.
     case proxyResponse(InflightRequest, [UInt8])
+    /// The head of the in-flight queue is a request the proxy answers itself: nothing of the chunk
+    /// was consumed for it. The caller sends that answer and pops it before calling again, or
+    /// keeps `chunk[index...]` (the responses after it) until it can.
+    case localAnswer(InflightRequest)
 }
 
 /// Follows the broker -> client byte stream. Responses arrive in request order, so before a
@@ -134,6 +138,9 @@ public struct ResponseRelay: Sendable {
                 emit(.owned(KafkaFrame.framed(try rewrite(request, payload))))
             case .proxyResponse(let request, let payload):
                 try onProxyResponse(request, payload)
+            case .localAnswer(let request):
+                throw ProxyStreamError(.unexpectedResponse,
+                    "request \(request.correlationId) is answered by the proxy; this front end cannot send that answer")
             }
         }
     }
@@ -155,6 +162,10 @@ public struct ResponseRelay: Sendable {
                 // Pass-through frames keep extending the pending range (one write for all of a
                 // read's responses); a collected frame must not be in it.
                 let head = inflight.first
+                if let head, head.isLocal {
+                    if pending > 0 { return flush(chunk, upTo: index) }
+                    return .localAnswer(head)
+                }
                 prefix = 0
                 if let head, head.fromProxy || rewrites(head) {
                     if pending > 0 { return flush(chunk, upTo: index) }

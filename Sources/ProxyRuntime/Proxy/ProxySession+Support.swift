@@ -20,6 +20,9 @@ struct SharedConnectionPolicy: ConnectionPolicy {
     let cluster: String
 
     func mustHoldFetch(clientId: String) -> Bool { context.groups.mustHoldFetch(clientId: clientId, cluster: cluster) }
+    func mustRefuseCommit(groupId: String, memberId: String) -> Bool {
+        context.groups.mustRefuseCommit(group: groupId, memberId: memberId, cluster: cluster)
+    }
     func needsTranslation(producerId: Int64) -> Bool { context.producerIds.needsTranslation(producerId, on: cluster) }
     func issuedElsewhere(producerId: Int64) -> Bool { context.producerIds.issuedElsewhere(producerId, than: cluster) }
 }
@@ -45,6 +48,14 @@ extension ProxyContext {
 }
 
 extension ProxyMetrics {
+    /// `kafka_proxy_commits_refused_total{cluster,api}`: commits of members another cluster knows,
+    /// answered by the proxy. Cold path (a switch's stragglers): the registry's lock is fine.
+    func recordCommitRefused(cluster: String, apiKey: Int16) {
+        registry.makeCounter(descriptor: Self.name("commits_refused", "total",
+            "OffsetCommit/TxnOffsetCommit requests of group members that have not rejoined on the cluster, answered UNKNOWN_MEMBER_ID by the proxy"),
+            labels: [("cluster", cluster), ("api", ApiKey(apiKey).description)]).increment()
+    }
+
     /// Counts a connection's ending: its error label, and connect failures once more on their own.
     func recordClose(_ reason: CloseReason) {
         if let label = reason.metricLabel { recordError(label) }

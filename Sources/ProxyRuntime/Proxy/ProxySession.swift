@@ -287,8 +287,11 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         case .responseSeen(let request, let frameBytes, let latency, let payload):
             loopMetrics.recordLatency(apiKey: request.apiKey, nanoseconds: latency)
             context.protocolTrace.response(logger, request: request, bytes: frameBytes, payload: payload)
-        case .memberJoining(let clientId): context.groups.joining(clientId: clientId, cluster: currentCluster)
-        case .memberRejoined(let clientId): context.groups.rejoined(clientId: clientId, cluster: currentCluster)
+        case .memberSynced(let group, let memberId, let generation, let clientId):
+            context.groups.synced(group: group, memberId: memberId, generation: generation, clientId: clientId,
+                                  cluster: currentCluster)
+        case .memberLeft(let group, let memberIds): context.groups.left(group: group, memberIds: memberIds)
+        case .commitRefused(let apiKey): context.metrics.recordCommitRefused(cluster: currentCluster, apiKey: apiKey)
         case .producerIdIssued(let producerId): context.producerIds.recordIssued(producerId, by: cluster)
         case .producerMoved(let producerId): context.producerIds.markMoved(producerId)
         case .transactionRefused(let apiKey): context.metrics.recordTransactionRefused(cluster: cluster, apiKey: apiKey)
