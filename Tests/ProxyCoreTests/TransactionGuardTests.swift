@@ -52,7 +52,7 @@ final class TransactionGuardTests: XCTestCase {
 
     func testInitProducerIdWithAForeignIdAsksForAFreshOne() throws {
         let (verdict, payload) = inspect(initProducerId(1, producerId: 7), foreign: [7])
-        XCTAssertEqual(verdict, .clearedProducerId(7))
+        XCTAssertEqual(verdict, .clearedProducerId(7, epoch: 3))
         let header = try payload.withUnsafeBytes { try RequestHeader.peek($0) }!
         var r = ByteReader(payload, from: header.headerLength)
         let request = try InitProducerIdRequest.decode(from: &r, version: 4)
@@ -88,5 +88,30 @@ final class TransactionGuardTests: XCTestCase {
         XCTAssertEqual(next.toClient, KafkaFrame.response(apiKey: ApiKey.endTxn.rawValue, apiVersion: 1, correlationId: 3,
                                                           body: [0, 0, 0, 0, 0, 49]))
         XCTAssertEqual(next.toBroker, Frames.produce(4))
+    }
+
+    /// The new cluster may issue the very id and epoch the client had from the old one: the client
+    /// would keep its sequence numbers, so that answer becomes a retriable error.
+    func testAnAnswerWithTheClientsOldIdAndEpochIsTurnedIntoARetry() throws {
+        let policy = FakePolicy()
+        policy.markForeign(7)
+        var d = MachineDriver(translates: true, policy: policy)
+        d.relaying()
+        XCTAssertTrue(d.client(initProducerId(1, producerId: 7)).has(.requestSeen(1)))
+        func answer(_ correlationId: Int32, epoch: Int16) -> [UInt8] {
+            var w = ByteWriter()
+            InitProducerIdResponse(producerId: 7, producerEpoch: epoch).encode(into: &w, version: 4)
+            return KafkaFrame.response(apiKey: ApiKey.initProducerId.rawValue, apiVersion: 4,
+                                       correlationId: correlationId, body: w.bytes)
+        }
+        let same = d.broker(answer(1, epoch: 3)).toClient
+        let relayed = try InitProducerIdResponse.decode(payload: Array(same[4...]), version: 4)
+        XCTAssertEqual(relayed.errorCode, TransactionGuard.concurrentTransactions)
+
+        // The retry is cleared again; a new epoch goes to the client as the cluster sent it.
+        _ = d.client(initProducerId(2, producerId: 7))
+        let bumped = d.broker(answer(2, epoch: 4))
+        XCTAssertEqual(bumped.toClient, answer(2, epoch: 4))
+        XCTAssertTrue(bumped.has(.producerIdIssued(7)))
     }
 }

@@ -15,7 +15,7 @@ extension FuzzTargets {
         switch verdict {
         case .pass:
             check(payload == data, "a request that passes was changed")
-        case .clearedProducerId(let producerId):
+        case .clearedProducerId(let producerId, _):
             check(producerId % 2 == 1, "cleared producer \(producerId), which is not foreign")
             var again = payload
             check(TransactionGuard.inspect(apiKey: info.apiKey, apiVersion: info.apiVersion,

@@ -136,7 +136,8 @@ extension ConnectionMachine {
                                         issuedElsewhere: { policy.issuedElsewhere(producerId: $0) }) {
         case .pass:
             return false
-        case .clearedProducerId(let producerId):
+        case .clearedProducerId(let producerId, let epoch):
+            clearedProducers[request.correlationId] = ProducerIdTranslator.ClientProducer(producerId: producerId, epoch: epoch)
             actions.append(.log(.info, "InitProducerId for producer \(producerId), which another cluster issued: asking \(settings.cluster) for a new producer id"))
             requestSeen(request, nowNanos: nowNanos)
             actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))

@@ -18,13 +18,14 @@ public enum TransactionGuard {
     public enum Verdict: Equatable, Sendable {
         case pass
         /// Sent on with the producer id and epoch cleared (the payload was patched in place).
-        case clearedProducerId(Int64)
+        case clearedProducerId(Int64, epoch: Int16)
         /// Answered by the proxy with this response body (`errorCode` 0: as done); the request never
         /// reaches the cluster.
         case refuse(body: [UInt8], producerId: Int64, errorCode: Int16)
     }
 
     public static let invalidProducerIdMapping: Int16 = 49
+    public static let concurrentTransactions: Int16 = 51
     public static let unknownProducerId: Int16 = 59
 
     /// The error code the proxy answers with, chosen by what librdkafka (2.16) does with it; the
@@ -42,6 +43,27 @@ public enum TransactionGuard {
         case ApiKey.txnOffsetCommit.rawValue, ApiKey.produce.rawValue: unknownProducerId
         default: invalidProducerIdMapping
         }
+    }
+
+    /// The new cluster may issue the very id and epoch the client had from the old one (Tansu counts
+    /// producer ids from 1 on every cluster): the client would take that for no change and go on
+    /// with its old sequence numbers, which the new cluster refuses as out of order (fatal). Such an
+    /// answer to a cleared InitProducerId becomes CONCURRENT_TRANSACTIONS, which clients retry; the
+    /// retry is cleared again and the coordinator, which now knows the transactional.id, bumps the
+    /// epoch. `payload`: the response after its size prefix, patched in place; true when patched.
+    public static func refuseUnchangedProducer(_ payload: inout [UInt8], version: Int16,
+                                               clientHad producerId: Int64, epoch: Int16) -> Bool {
+        guard let response = try? InitProducerIdResponse.decode(payload: payload, version: version),
+              response.errorCode == 0, response.producerId == producerId, response.producerEpoch == epoch else {
+            return false
+        }
+        var r = ByteReader(payload)
+        let headerVersion = ApiCatalog.responseHeaderVersion(apiKey: ApiKey.initProducerId.rawValue, apiVersion: version)
+        guard (try? ResponseHeader.decode(from: &r, headerVersion: headerVersion)) != nil else { return false }
+        let at = r.index + 4                                 // after throttle_time_ms
+        payload[at] = UInt8(truncatingIfNeeded: concurrentTransactions >> 8)
+        payload[at + 1] = UInt8(truncatingIfNeeded: concurrentTransactions)
+        return true
     }
 
     /// Whether a request of this api may need a verdict.
@@ -64,7 +86,7 @@ public enum TransactionGuard {
                 guard request.producerId >= 0, issuedElsewhere(request.producerId),
                       try InitProducerIdRequest.clearProducerId(&payload, headerLength: headerLength,
                                                                 version: apiVersion) else { return .pass }
-                return .clearedProducerId(request.producerId)
+                return .clearedProducerId(request.producerId, epoch: request.producerEpoch)
             case ApiKey.produce.rawValue:
                 let batches = try ProduceRequestBatches.locate(payload: payload, headerLength: headerLength,
                                                                version: apiVersion)
