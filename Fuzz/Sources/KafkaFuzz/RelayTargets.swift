@@ -200,6 +200,10 @@ extension FuzzTargets {
                         case .proxyResponse(let request, let payload):
                             check(request.fromProxy && request == head && queue.count == before - 1, "proxy response for \(request)")
                             proxy.append(payload)
+                        case .localAnswer(let request):
+                            // Nothing here answers locally; were one queued, the caller pops it.
+                            check(request.isLocal && request == head && queue.count == before, "local answer for \(request)")
+                            _ = queue.popFirst()
                         }
                     }
                     check(index == raw.count, "read not consumed: \(index) of \(raw.count)")
