@@ -14,15 +14,9 @@ public struct TransactionRequest: Equatable, Sendable {
         }
     }
 
-    public struct Topic: Equatable, Sendable {
-        public var name: String
-        public var partitions: [Int32]
-
-        public init(name: String, partitions: [Int32]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    /// AddPartitionsToTxn and TxnOffsetCommit name partitions, and are answered per partition,
+    /// alike (CommitRefusal).
+    public typealias Topic = CommitRefusal.Topic
 
     public var apiKey: Int16
     public var apiVersion: Int16
@@ -69,24 +63,11 @@ public struct TransactionRequest: Equatable, Sendable {
             request.producers.append(try readProducer(&r, flexible: flexible))
             _ = try r.readBool()                             // committed
         default:                                             // TxnOffsetCommit
-            let transactionalId = try r.readString(flexible: flexible)
-            _ = try r.readString(flexible: flexible)        // group_id
-            let producerId = try r.readInt64()
-            let epoch = try r.readInt16()
-            request.producers.append(Producer(transactionalId: transactionalId, producerId: producerId, producerEpoch: epoch))
-            if apiVersion >= 3 {
-                _ = try r.readInt32()                        // generation_id
-                _ = try r.readString(flexible: flexible)    // member_id
-                _ = try r.readNullableString(flexible: flexible)   // group_instance_id
-            }
-            request.topics.append(try readTopics(&r, flexible: flexible) { r, flexible in
-                let index = try r.readInt32()
-                _ = try r.readInt64()                        // committed_offset
-                if apiVersion >= 2 { _ = try r.readInt32() } // committed_leader_epoch
-                _ = try r.readNullableString(flexible: flexible)   // committed_metadata
-                if flexible { try r.skipTaggedFields() }
-                return index
-            })
+            let commit = try TxnOffsetCommitRequest.decode(body: try r.readRawBytes(r.remaining), version: apiVersion)
+            request.producers.append(Producer(transactionalId: commit.transactionalId, producerId: commit.producerId,
+                                              producerEpoch: commit.producerEpoch))
+            request.topics.append(commit.topics.map { Topic(name: $0.name, partitions: $0.partitions.map(\.partitionIndex)) })
+            return request
         }
         if flexible { try r.skipTaggedFields() }
         return request
@@ -121,41 +102,31 @@ public struct TransactionRequest: Equatable, Sendable {
     /// The response body answering this request with `errorCode` (0: done), for every partition it names.
     public func responseBody(errorCode: Int16) -> [UInt8] {
         let flexible = ApiCatalog.descriptor(apiKey)?.isFlexible(apiVersion) ?? false
-        var w = ByteWriter()
-        w.writeInt32(0)                                      // throttle_time_ms
         switch apiKey {
         case ApiKey.addPartitionsToTxn.rawValue where apiVersion >= 4:
+            var w = ByteWriter()
+            w.writeInt32(0)                                  // throttle_time_ms
             w.writeInt16(errorCode)
             w.writeArrayCount(producers.count, flexible: flexible)
             for (producer, topics) in zip(producers, topics) {
                 w.writeString(producer.transactionalId, flexible: flexible)
-                writePartitionErrors(&w, topics, errorCode: errorCode, flexible: flexible)
-                w.writeTaggedFields([], if: flexible)
+                // topic_results, then the transaction's tagged fields
+                w.writeRawBytes(CommitRefusal.encode(topics, errorCode: errorCode, throttle: false, flexible: flexible))
             }
+            w.writeTaggedFields([], if: flexible)
+            return w.bytes
         case ApiKey.addPartitionsToTxn.rawValue, ApiKey.txnOffsetCommit.rawValue:
-            writePartitionErrors(&w, topics.first ?? [], errorCode: errorCode, flexible: flexible)
+            return CommitRefusal.encode(topics.first ?? [], errorCode: errorCode, throttle: true, flexible: flexible)
         default:
+            var w = ByteWriter()
+            w.writeInt32(0)                                  // throttle_time_ms
             w.writeInt16(errorCode)
             if apiKey == ApiKey.endTxn.rawValue, apiVersion >= 5 {
                 w.writeInt64(-1)                             // producer_id
                 w.writeInt16(-1)                             // producer_epoch
             }
-        }
-        w.writeTaggedFields([], if: flexible)
-        return w.bytes
-    }
-
-    private func writePartitionErrors(_ w: inout ByteWriter, _ topics: [Topic], errorCode: Int16, flexible: Bool) {
-        w.writeArrayCount(topics.count, flexible: flexible)
-        for topic in topics {
-            w.writeString(topic.name, flexible: flexible)
-            w.writeArrayCount(topic.partitions.count, flexible: flexible)
-            for partition in topic.partitions {
-                w.writeInt32(partition)
-                w.writeInt16(errorCode)
-                w.writeTaggedFields([], if: flexible)
-            }
             w.writeTaggedFields([], if: flexible)
+            return w.bytes
         }
     }
 }
