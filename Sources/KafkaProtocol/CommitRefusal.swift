@@ -26,7 +26,8 @@ public enum CommitRefusal {
         encode(topics, errorCode: errorCode, throttle: true, flexible: version >= TxnOffsetCommitRequest.flexibleFrom)
     }
 
-    private static func encode(_ topics: [Topic], errorCode: Int16, throttle: Bool, flexible: Bool) -> [UInt8] {
+    /// Also AddPartitionsToTxn's layout (TransactionRequest).
+    static func encode(_ topics: [Topic], errorCode: Int16, throttle: Bool, flexible: Bool) -> [UInt8] {
         var w = ByteWriter()
         if throttle { w.writeInt32(0) }
         w.writeArrayCount(topics.count, flexible: flexible)

@@ -1,5 +1,6 @@
 /// InitProducerId (api key 22): the proxy sends it itself to get a producer id from a cluster a
-/// client was moved to, and reads the answers clients get to learn which cluster issued which id.
+/// client was moved to, reads the answers clients get to learn which cluster issued which id, and
+/// reads the clients' requests to drop a producer id another cluster issued.
 public struct InitProducerIdRequest: Equatable, Sendable {
     public var transactionalId: String?
     public var transactionTimeoutMs: Int32
@@ -30,6 +31,35 @@ public struct InitProducerIdRequest: Equatable, Sendable {
         var w = ByteWriter()
         encode(into: &w, version: version)
         return w.bytes
+    }
+
+    /// `r` stands at the body (after the request header).
+    public static func decode(from r: inout ByteReader, version: Int16) throws -> InitProducerIdRequest {
+        let flexible = version >= 2
+        let transactionalId = try r.readNullableString(flexible: flexible)
+        let timeout = try r.readInt32()
+        var request = InitProducerIdRequest(transactionalId: transactionalId, transactionTimeoutMs: timeout)
+        if version >= 3 {
+            request.producerId = try r.readInt64()
+            request.producerEpoch = try r.readInt16()
+        }
+        if flexible { try r.skipTaggedFields() }
+        return request
+    }
+
+    /// A client that asks to bump the epoch of a producer id another cluster issued (KIP-360)
+    /// must get a fresh id instead: the request's producer id and epoch become -1, in place.
+    /// `payload` is the request after its size prefix; returns false when there was none to clear.
+    public static func clearProducerId(_ payload: inout [UInt8], headerLength: Int, version: Int16) throws -> Bool {
+        guard version >= 3 else { return false }
+        var r = ByteReader(payload, from: headerLength)
+        _ = try r.readNullableString(flexible: true)
+        _ = try r.readInt32()
+        let at = r.index
+        guard try r.readInt64() >= 0 else { return false }
+        _ = try r.readInt16()
+        for i in at..<at + 10 { payload[i] = 0xff }
+        return true
     }
 }
 

@@ -16,6 +16,7 @@ final class FakePolicy: ConnectionPolicy {
 
     func mustHoldFetch(clientId: String) -> Bool { state.withLock { $0.hold.contains(clientId) } }
     func needsTranslation(producerId: Int64) -> Bool { state.withLock { $0.foreign.contains(producerId) } }
+    func issuedElsewhere(producerId: Int64) -> Bool { state.withLock { $0.foreign.contains(producerId) } }
     func isMemberOfAnotherCluster(groupId: String, memberId: String) -> Bool {
         state.withLock { $0.strangers.contains(groupId + "/" + memberId) }
     }
@@ -46,6 +47,7 @@ enum Recorded: Equatable {
     case commitRefused(Int16)
     case producerIdIssued(Int64)
     case producerMoved(Int64)
+    case transactionRefused(Int16)
     case log(String)
     case close(CloseReason)
     case closeWhenFlushed(CloseReason)
@@ -82,6 +84,7 @@ enum Recorded: Equatable {
         case .commitRefused(let k): self = .commitRefused(k)
         case .producerIdIssued(let p): self = .producerIdIssued(p)
         case .producerMoved(let p): self = .producerMoved(p)
+        case .transactionRefused(let k): self = .transactionRefused(k)
         case .log(_, let m): self = .log(m)
         case .close(let r): self = .close(r)
         case .closeWhenFlushed(let r): self = .closeWhenFlushed(r)

@@ -11,6 +11,7 @@ private struct FuzzPolicy: ConnectionPolicy {
     func mustRefuseCommit(groupId: String, memberId: String, clientId: String) -> Bool {
         memberId.isEmpty ? holdsFetches : isMemberOfAnotherCluster(groupId: groupId, memberId: memberId)
     }
+    func issuedElsewhere(producerId: Int64) -> Bool { producerId >= 1000 }
 }
 
 extension FuzzTargets {

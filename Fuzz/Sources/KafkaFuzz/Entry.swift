@@ -15,6 +15,7 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
     "response_relay_pull": FuzzTargets.responseRelayPull,
     "connection_machine": FuzzTargets.connectionMachine,
     "produce_batches": FuzzTargets.produceBatches,
+    "transaction_requests": FuzzTargets.transactionRequests,
     "config_yaml": FuzzTargets.configYAML,
     "topic_names": FuzzTargets.topicNames,
     "group_requests": FuzzTargets.groupRequests,

@@ -25,6 +25,7 @@ enum Seeds {
         }
         all["produce_batches"] = produceRequests().map { [UInt8]($0.dropFirst(4)) }
         all["topic_names"] = topicNameSeeds()
+        all["transaction_requests"] = (transactionRequests() + produceRequests()).map { [UInt8]($0.dropFirst(4)) }
         // Flags (SASL, translation, held fetches) and a chunk seed, then "connected", then client bytes.
         all["connection_machine"] = framingSeeds().enumerated().map { i, seed in
             [UInt8(truncatingIfNeeded: i % 8), UInt8(truncatingIfNeeded: i), 6, 0] + seed
@@ -84,6 +85,79 @@ enum Seeds {
             }
         }
         out.append(request(.produce, 7, 5, ProduceRequest(topic: "zero", partition: 0, records: batch(producerId: 1, epoch: 0, sequence: 0), acks: 0).encoded(version: 7)))
+        return out
+    }
+
+    /// InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and TxnOffsetCommit at every
+    /// version; odd producer ids are the foreign ones in the target.
+    static func transactionRequests() -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        for version in Int16(0)...5 {
+            let body = InitProducerIdRequest(transactionalId: "tx", producerId: version >= 3 ? 1001 : -1,
+                                             producerEpoch: 2).encoded(version: version)
+            out.append(request(.initProducerId, version, 1, body))
+        }
+        func producer(_ w: inout ByteWriter, _ flexible: Bool, _ id: Int64) {
+            w.writeString("tx", flexible: flexible)
+            w.writeInt64(id)
+            w.writeInt16(1)
+        }
+        func topics(_ w: inout ByteWriter, _ flexible: Bool, partition: (inout ByteWriter) -> Void) {
+            w.writeArrayCount(1, flexible: flexible)
+            w.writeString("t", flexible: flexible)
+            w.writeArrayCount(2, flexible: flexible)
+            partition(&w)
+            partition(&w)
+            w.writeTaggedFields([], if: flexible)
+        }
+        for version in Int16(0)...5 {
+            let flexible = version >= 3
+            var w = ByteWriter()
+            if version >= 4 {
+                w.writeArrayCount(1, flexible: true)
+                producer(&w, true, 1003)
+                w.writeBool(false)
+                topics(&w, true) { $0.writeInt32(4) }
+                w.writeTaggedFields([])
+            } else {
+                producer(&w, flexible, 1003)
+                topics(&w, flexible) { $0.writeInt32(4) }
+            }
+            w.writeTaggedFields([], if: flexible)
+            out.append(request(.addPartitionsToTxn, version, 2, w.bytes))
+            var end = ByteWriter()
+            producer(&end, flexible, 1005)
+            end.writeBool(true)
+            end.writeTaggedFields([], if: flexible)
+            out.append(request(.endTxn, version, 3, end.bytes))
+        }
+        for version in Int16(0)...4 {
+            let flexible = version >= 3
+            var add = ByteWriter()
+            producer(&add, flexible, 1007)
+            add.writeString("g", flexible: flexible)
+            add.writeTaggedFields([], if: flexible)
+            out.append(request(.addOffsetsToTxn, version, 4, add.bytes))
+            var commit = ByteWriter()
+            commit.writeString("tx", flexible: flexible)
+            commit.writeString("g", flexible: flexible)
+            commit.writeInt64(1009)
+            commit.writeInt16(1)
+            if version >= 3 {
+                commit.writeInt32(5)
+                commit.writeString("m", flexible: true)
+                commit.writeNullableString(nil, flexible: true)
+            }
+            topics(&commit, flexible) { w in
+                w.writeInt32(0)
+                w.writeInt64(42)
+                if version >= 2 { w.writeInt32(-1) }
+                w.writeNullableString("", flexible: flexible)
+                w.writeTaggedFields([], if: flexible)
+            }
+            commit.writeTaggedFields([], if: flexible)
+            out.append(request(.txnOffsetCommit, version, 5, commit.bytes))
+        }
         return out
     }
 

@@ -58,6 +58,8 @@ public enum ConnectionAction {
     case producerIdIssued(Int64)
     /// The connection stands in for a producer id another cluster issued.
     case producerMoved(Int64)
+    /// The proxy refused a transactional request carrying another cluster's producer id (metrics).
+    case transactionRefused(apiKey: Int16)
     case log(CloseSeverity, String)
 
     // Boxed: a reason is much larger than the other actions, and comes once per connection.

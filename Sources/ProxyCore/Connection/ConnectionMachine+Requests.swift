@@ -99,30 +99,60 @@ extension ConnectionMachine {
            answersGroupRequest(request, frame, nowNanos: nowNanos) {
             return true
         }
-        if settings.translatesProducers, apiKey == ApiKey.produce.rawValue {
+        if settings.translatesProducers, TransactionGuard.inspects(apiKey: apiKey) {
+            // One copy for both: the guard and the translator patch the same payload.
             var payload = Array(UnsafeRawBufferPointer(rebasing: frame[4...]))
-            let policy = self.policy
-            // A malformed request goes on as it is: the broker answers it with its own error.
-            let outcome = try? translator.translate(&payload, headerLength: request.headerLength,
-                                                    version: request.apiVersion) { policy.needsTranslation(producerId: $0) }
-            switch outcome {
-            case .needsProducerId(let producer):
-                hold(.producerId(producer), chunk: chunk, index: &index)
-                requestProducerId(for: producer, nowNanos: nowNanos)
-                return false
-            case .rewritten:
-                requestSeen(request, nowNanos: nowNanos)
-                if mapsTopicNames(apiKey: apiKey) { return sendMappedRequest(request, owned: Array(frame[..<4]) + payload) }
-                actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))
-                return true
-            case .unchanged, nil:
-                break
+            if keepTransactionsOut(request, &payload, frame, nowNanos: nowNanos) { return true }
+            if apiKey == ApiKey.produce.rawValue {
+                let policy = self.policy
+                // A malformed request goes on as it is: the broker answers it with its own error.
+                let outcome = try? translator.translate(&payload, headerLength: request.headerLength,
+                                                        version: request.apiVersion) { policy.needsTranslation(producerId: $0) }
+                switch outcome {
+                case .needsProducerId(let producer):
+                    hold(.producerId(producer), chunk: chunk, index: &index)
+                    requestProducerId(for: producer, nowNanos: nowNanos)
+                    return false
+                case .rewritten:
+                    requestSeen(request, nowNanos: nowNanos)
+                    if mapsTopicNames(apiKey: apiKey) { return sendMappedRequest(request, owned: Array(frame[..<4]) + payload) }
+                    actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))
+                    return true
+                case .unchanged, nil:
+                    break
+                }
             }
         }
         requestSeen(request, nowNanos: nowNanos)
         if mapsTopicNames(apiKey: apiKey) { return sendMappedRequest(request, frame, chunk: chunk) }
         actions.append(.sendToBroker(outgoing(frame, from: chunk)))
         return true
+    }
+
+    /// TransactionGuard's verdict carried out; false when the request goes on as it is.
+    private mutating func keepTransactionsOut(_ request: ObservedRequest, _ payload: inout [UInt8],
+                                              _ frame: UnsafeRawBufferPointer, nowNanos: UInt64) -> Bool {
+        let policy = self.policy
+        switch TransactionGuard.inspect(apiKey: request.apiKey, apiVersion: request.apiVersion,
+                                        headerLength: request.headerLength, payload: &payload,
+                                        issuedElsewhere: { policy.issuedElsewhere(producerId: $0) }) {
+        case .pass:
+            return false
+        case .clearedProducerId(let producerId, let epoch):
+            clearedProducers[request.correlationId] = ProducerIdTranslator.ClientProducer(producerId: producerId, epoch: epoch)
+            actions.append(.log(.info, "InitProducerId for producer \(producerId), which another cluster issued: asking \(settings.cluster) for a new producer id"))
+            requestSeen(request, nowNanos: nowNanos)
+            actions.append(.sendToBroker(.owned(Array(frame[..<4]) + payload)))
+            return true
+        case .refuse(let body, let producerId, let errorCode):
+            actions.append(.transactionRefused(apiKey: request.apiKey))
+            actions.append(.log(.info, "\(ApiKey(request.apiKey)) of producer \(producerId), which another cluster issued: answered by the proxy (error \(errorCode)) so the client aborts its transaction and gets a producer id from \(settings.cluster)"))
+            // In its place among the responses: after every one before it.
+            answerLocally(request, frame: KafkaFrame.response(apiKey: request.apiKey, apiVersion: request.apiVersion,
+                                                              correlationId: request.correlationId, body: body),
+                          dueNanos: nowNanos, nowNanos: nowNanos)
+            return true
+        }
     }
 
     /// A frame borrowed from the relay's own buffer is copied: the relay may reuse that buffer

@@ -93,6 +93,14 @@ extension ConnectionMachine {
             }
             actions.append(.sendToClient(.owned(KafkaFrame.framed(payload))))
         case ApiKey.initProducerId.rawValue:
+            var payload = payload
+            if let had = clearedProducers.removeValue(forKey: request.correlationId),
+               TransactionGuard.refuseUnchangedProducer(&payload, version: request.apiVersion,
+                                                        clientHad: had.producerId, epoch: had.epoch) {
+                actions.append(.log(.info, "\(settings.cluster) issued producer \(had.producerId) epoch \(had.epoch), the very id the client had from another cluster: answered CONCURRENT_TRANSACTIONS so it asks again and gets a new epoch"))
+                actions.append(.sendToClient(.owned(KafkaFrame.framed(payload))))
+                return
+            }
             // Remember which cluster issued the id, then relay the answer untouched.
             if let response = try? InitProducerIdResponse.decode(payload: payload, version: request.apiVersion),
                response.errorCode == 0, response.producerId >= 0 {

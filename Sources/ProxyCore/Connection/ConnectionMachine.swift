@@ -95,6 +95,9 @@ public struct ConnectionMachine {
     var strays = StrayResponses()
     var translator = ProducerIdTranslator()
     var topicNames: TopicNames
+    /// InitProducerId requests sent on with another cluster's producer id cleared, by correlation
+    /// id: the id and epoch the client had (TransactionGuard.refuseUnchangedProducer).
+    var clearedProducers: [Int32: ProducerIdTranslator.ClientProducer] = [:]
 
     /// Names of the resolved targets, in dialling order, and the one dialled now.
     var targets: [String] = []

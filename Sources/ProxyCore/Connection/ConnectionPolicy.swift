@@ -16,4 +16,6 @@ public protocol ConnectionPolicy: Sendable {
     func mustRefuseCommit(groupId: String, memberId: String, clientId: String) -> Bool
     /// Another cluster issued this producer id, or it moved once: its batches are translated here.
     func needsTranslation(producerId: Int64) -> Bool
+    /// Another cluster issued this producer id: its transactions are not this cluster's (TransactionGuard).
+    func issuedElsewhere(producerId: Int64) -> Bool
 }

@@ -9,7 +9,8 @@ import KafkaProtocol
 /// each (client producer id, epoch) and rewrites the client's batches onto it: producer id,
 /// epoch, and sequence numbers counted from the first batch seen per partition. A retry keeps
 /// its sequence, so the new cluster still deduplicates retries. Transactional batches are left
-/// alone: their ids belong to a transaction coordinator, which the client must re-initialise.
+/// alone: their ids belong to a transaction coordinator, which the client must re-initialise
+/// (TransactionGuard).
 ///
 /// Not thread-safe: owned by one connection.
 public struct ProducerIdTranslator: Sendable {
@@ -48,7 +49,7 @@ public struct ProducerIdTranslator: Sendable {
         let batches = try ProduceRequestBatches.locate(payload: payload, headerLength: headerLength, version: version)
         var todo: [(ProducedBatch, ClientProducer)] = []
         for batch in batches where batch.producerId >= 0 && isForeign(batch.producerId) {
-            if Self.isTransactional(payload, batch) { continue }
+            if batch.isTransactional(in: payload) { continue }
             let client = ClientProducer(producerId: batch.producerId, epoch: batch.producerEpoch)
             guard mappings[client] != nil else { return .needsProducerId(client) }
             todo.append((batch, client))
@@ -66,10 +67,5 @@ public struct ProducerIdTranslator: Sendable {
 
     public mutating func issued(for client: ClientProducer, producerId: Int64, epoch: Int16) {
         mappings[client] = Mapping(producerId: producerId, epoch: epoch)
-    }
-
-    /// Attributes bit 4: the batch belongs to a transaction.
-    private static func isTransactional(_ payload: [UInt8], _ batch: ProducedBatch) -> Bool {
-        payload[batch.offset + 22] & 0x10 != 0
     }
 }

@@ -42,6 +42,15 @@ final class ProducerIdRegistry: Sendable {
         }
     }
 
+    /// Whether a cluster other than `cluster` issued this producer id: a transaction of it is not
+    /// `cluster`'s (TransactionGuard). Unlike translation, a moved id is still its issuer's own.
+    func issuedElsewhere(_ producerId: Int64, than cluster: String) -> Bool {
+        state.withLock { state in
+            guard let issuer = state.issuedBy[producerId] else { return false }
+            return issuer != cluster
+        }
+    }
+
     /// A connection started translating this producer.
     func markMoved(_ producerId: Int64) {
         _ = state.withLock { $0.moved.insert(producerId) }

@@ -27,6 +27,7 @@ struct SharedConnectionPolicy: ConnectionPolicy {
         context.groups.mustRefuseCommit(group: groupId, memberId: memberId, clientId: clientId, cluster: cluster)
     }
     func needsTranslation(producerId: Int64) -> Bool { context.producerIds.needsTranslation(producerId, on: cluster) }
+    func issuedElsewhere(producerId: Int64) -> Bool { context.producerIds.issuedElsewhere(producerId, than: cluster) }
 }
 
 extension ProxyContext {

@@ -294,6 +294,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         case .commitRefused(let apiKey): context.metrics.recordCommitRefused(cluster: currentCluster, apiKey: apiKey)
         case .producerIdIssued(let producerId): context.producerIds.recordIssued(producerId, by: cluster)
         case .producerMoved(let producerId): context.producerIds.markMoved(producerId)
+        case .transactionRefused(let apiKey): context.metrics.recordTransactionRefused(cluster: cluster, apiKey: apiKey)
         case .log(let severity, let message): logger.log(level: severity.level, "\(message)")
         case .closeWhenFlushed(let reason):
             if client.hasPendingOutput { closeWhenFlushed = reason } else { machine.close(reason) }
