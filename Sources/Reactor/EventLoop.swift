@@ -35,6 +35,15 @@ public final class EventLoop: @unchecked Sendable {
     private static let pollBatch: Int32 = 64
     private static let pollRounds = 16
 
+    /// Connection deadlines (connect, idle, drain) behind one timer; confined to `queue`. A
+    /// `DispatchSourceTimer` per connection was part of every idle connection's memory.
+    private var deadlines = DeadlineQueue<any LoopTimerTarget>()
+    private var deadlineTimer: (any DispatchSourceTimer)?
+    /// What `deadlineTimer` is set for (`.max`: not set). A deadline moved later leaves it as it
+    /// is: the timer fires early, finds nothing due and is set again, which is cheaper than
+    /// setting it anew on every move (each `schedule` is a round trip through Dispatch's manager).
+    private var armedDeadline = UInt64.max
+
     public init(index: Int, readBufferSize: Int) {
         self.index = index
         self.queue = DispatchQueue(label: "kafka-proxy.loop.\(index)")
@@ -50,6 +59,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        deadlineTimer?.cancel()
         pollSource?.cancel()
         if pollFD >= 0 { Glibc.close(pollFD) }
         readyTokens.deallocate()
@@ -96,6 +106,66 @@ public final class EventLoop: @unchecked Sendable {
     public func makeConnectionQueue(label: String) -> DispatchQueue {
         DispatchQueue(label: label, target: queue)
     }
+
+    // MARK: deadlines
+
+    /// A deadline slot for `target`, not scheduled yet; it references `target` until `removeTimer`.
+    /// Call on `queue` or a queue targeting it, like everything below.
+    public func addTimer(for target: any LoopTimerTarget) -> LoopTimer {
+        LoopTimer(slot: deadlines.add(target))
+    }
+
+    /// `loopTimerFired` runs on `queue` at `deadlineNanos` (`DispatchTime` uptime) or up to the
+    /// leeway later; replaces the slot's earlier deadline.
+    public func schedule(_ timer: LoopTimer, deadlineNanos: UInt64) {
+        deadlines.schedule(timer.slot, at: deadlineNanos)
+        armDeadlineTimer()
+    }
+
+    /// No more deadlines for this slot and no more references to its target.
+    public func removeTimer(_ timer: LoopTimer) {
+        deadlines.remove(timer.slot)
+    }
+
+    /// Deadlines scheduled on this loop, for tests.
+    public var scheduledDeadlines: Int { deadlines.count }
+
+    private func armDeadlineTimer() {
+        guard let next = deadlines.nextDeadline, next < armedDeadline else { return }
+        let timer: any DispatchSourceTimer
+        if let deadlineTimer {
+            timer = deadlineTimer
+        } else {
+            timer = DispatchSource.makeTimerSource(queue: queue)
+            timer.setEventHandler { [unowned self] in deadlinesPassed() }
+            timer.activate()
+            deadlineTimer = timer
+        }
+        armedDeadline = next
+        // The leeway lets Dispatch coalesce wake-ups: these are timeouts of seconds.
+        timer.schedule(deadline: DispatchTime(uptimeNanoseconds: next), leeway: .milliseconds(50))
+    }
+
+    private func deadlinesPassed() {
+        armedDeadline = .max
+        let now = DispatchTime.now().uptimeNanoseconds
+        // A target may schedule, or remove, deadlines (its own or others') from its handler.
+        while let target = deadlines.popDue(now: now) {
+            target.loopTimerFired()
+        }
+        armDeadlineTimer()
+    }
+}
+
+/// Receives the deadlines of `EventLoop.schedule`.
+public protocol LoopTimerTarget: AnyObject {
+    /// On the loop's queue, which excludes every connection queue targeting it.
+    func loopTimerFired()
+}
+
+/// A deadline slot of one loop (`EventLoop.addTimer`).
+public struct LoopTimer: Sendable, Equatable {
+    let slot: Int
 }
 
 public final class EventLoopGroup: Sendable {

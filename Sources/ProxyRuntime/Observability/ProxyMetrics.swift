@@ -5,6 +5,9 @@ import Synchronization
 
 /// The proxy's Prometheus metrics. Collectors are created once (the registry takes a lock to
 /// create them); hot paths go through `LoopMetrics`, a per-loop cache that needs no lock.
+/// Request latency is kept outside the registry, in a shard per loop and API merged when scraped
+/// (`emit`): the registry's histogram takes a lock and compares 128-bit durations with every
+/// bucket on each response, most of a relayed request's metrics cost.
 final class ProxyMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
 
@@ -16,6 +19,7 @@ final class ProxyMetrics: Sendable {
     let upstreamConnectFailures: Counter
     private let errorCounters = Mutex<[String: Counter]>([:])
     private let saslCounters = Mutex<[String: Counter]>([:])
+    private let latencyShards = Mutex<[(apiKey: Int16, shard: LatencyShard)]>([])
 
     static let latencyBuckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
@@ -90,10 +94,51 @@ final class ProxyMetrics: Sendable {
                              labels: [("api", Self.apiName(apiKey)), ("version", String(apiVersion))])
     }
 
-    func makeLatencyHistogram(apiKey: Int16) -> DurationHistogram {
-        registry.makeDurationHistogram(descriptor: Self.name("request_duration", "seconds",
-            "Time from a request's header to its response's header, by API"),
-            labels: [("api", Self.apiName(apiKey))], buckets: Self.latencyBuckets)
+    /// A new shard of `kafka_proxy_request_duration_seconds{api}` for one loop. Cold path.
+    func makeLatencyShard(apiKey: Int16) -> LatencyShard {
+        let shard = LatencyShard(bounds: Self.latencyBucketNanos)
+        latencyShards.withLock { $0.append((apiKey, shard)) }
+        return shard
+    }
+
+    static let latencyBucketNanos: [Int64] = latencyBuckets.map { duration in
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+    private static let latencyName = "kafka_proxy_request_duration_seconds"
+    private static let latencyHelp = "Time from a request's header to its response's header, by API"
+    private static let latencyBounds = latencyBuckets.map(\.bucketRepresentation)
+
+    /// The Prometheus text of every metric: the registry's, then the request latency histograms
+    /// (the shards of each API summed over the loops).
+    func emit(into buffer: inout [UInt8]) {
+        registry.emit(into: &buffer)
+        let shards = latencyShards.withLock { $0 }
+        guard !shards.isEmpty else { return }
+        var byAPI: [String: LatencyShard.Counts] = [:]
+        for (apiKey, shard) in shards {
+            let counts = shard.counts
+            byAPI[Self.apiName(apiKey), default: LatencyShard.Counts(buckets: counts.buckets.count)].add(counts)
+        }
+        var text = "# HELP \(Self.latencyName) \(Self.latencyHelp)\n# TYPE \(Self.latencyName) histogram\n"
+        for (api, counts) in byAPI.sorted(by: { $0.key < $1.key }) {
+            let labels = "api=\"\(api)\""
+            var cumulative = 0
+            for (i, bound) in Self.latencyBounds.enumerated() {
+                cumulative += counts.buckets[i]
+                text += "\(Self.latencyName)_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
+            }
+            text += "\(Self.latencyName)_bucket{\(labels),le=\"+Inf\"} \(counts.count)\n"
+            text += "\(Self.latencyName)_sum{\(labels)} \(Duration.nanoseconds(counts.sumNanos).bucketRepresentation)\n"
+            text += "\(Self.latencyName)_count{\(labels)} \(counts.count)\n"
+        }
+        buffer.append(contentsOf: text.utf8)
+    }
+
+    func emitToString() -> String {
+        var buffer: [UInt8] = []
+        emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
     }
 
     static func apiName(_ apiKey: Int16) -> String {
@@ -105,7 +150,7 @@ final class ProxyMetrics: Sendable {
 final class LoopMetrics: @unchecked Sendable {
     private let metrics: ProxyMetrics
     private var requestCounters: [Int32: Counter] = [:]
-    private var latency: [Int16: DurationHistogram] = [:]
+    private var latency: [Int16: LatencyShard] = [:]
 
     init(metrics: ProxyMetrics) { self.metrics = metrics }
 
@@ -121,13 +166,52 @@ final class LoopMetrics: @unchecked Sendable {
     }
 
     func recordLatency(apiKey: Int16, nanoseconds: UInt64) {
-        let histogram: DurationHistogram
+        let shard: LatencyShard
         if let cached = latency[apiKey] {
-            histogram = cached
+            shard = cached
         } else {
-            histogram = metrics.makeLatencyHistogram(apiKey: apiKey)
-            latency[apiKey] = histogram
+            shard = metrics.makeLatencyShard(apiKey: apiKey)
+            latency[apiKey] = shard
         }
-        histogram.recordNanoseconds(Int64(clamping: nanoseconds))
+        shard.record(nanoseconds: Int64(clamping: nanoseconds))
     }
+}
+
+/// One loop's latency histogram of one API. Only that loop records into it, so its lock is taken
+/// by a scrape at most: uncontended, a pair of atomic operations.
+final class LatencyShard: Sendable {
+    struct Counts {
+        /// Per bucket, not cumulative; the last one counts what is above every bound.
+        var buckets: [Int]
+        var sumNanos: Int64 = 0
+        var count = 0
+
+        init(buckets: Int) { self.buckets = Array(repeating: 0, count: buckets) }
+
+        mutating func add(_ other: Counts) {
+            for i in buckets.indices { buckets[i] += other.buckets[i] }
+            sumNanos &+= other.sumNanos
+            count += other.count
+        }
+    }
+
+    private let bounds: [Int64]
+    private let state: Mutex<Counts>
+
+    init(bounds: [Int64]) {
+        self.bounds = bounds
+        state = Mutex(Counts(buckets: bounds.count + 1))
+    }
+
+    func record(nanoseconds: Int64) {
+        var index = 0
+        while index < bounds.count, nanoseconds > bounds[index] { index += 1 }
+        state.withLock { counts in
+            counts.buckets[index] += 1
+            counts.sumNanos &+= nanoseconds
+            counts.count += 1
+        }
+    }
+
+    var counts: Counts { state.withLock { $0 } }
 }
