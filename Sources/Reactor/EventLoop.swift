@@ -28,9 +28,13 @@ public final class EventLoop: @unchecked Sendable {
     /// is unavailable: channels then fall back to a read source each.
     private let pollFD: Int32
     private var pollSource: (any DispatchSourceRead)?
-    /// Channels whose reading is on, by token; confined to `queue` (connection queues target it).
-    private var polled: [UInt64: SocketChannel] = [:]
-    private var nextPollToken: UInt64 = 0
+    /// Channels whose reading is on, by slot; confined to `queue` (connection queues target it).
+    /// A token is its slot in the low 32 bits and a serial number above them: an event fetched
+    /// before its channel stopped (or before the slot went to another) finds nothing. A slot
+    /// table instead of a dictionary: no hashing for each ready socket.
+    private var polled: [(token: UInt64, channel: SocketChannel?)] = []
+    private var freePollSlots: [Int] = []
+    private var nextPollSerial: UInt64 = 0
     private let readyTokens: UnsafeMutablePointer<UInt64>
     private static let pollBatch: Int32 = 64
     private static let pollRounds = 16
@@ -71,16 +75,31 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Starts read events for `channel` (on a queue targeting `queue`). Returns its token, 0 on failure.
     func startPolling(_ channel: SocketChannel) -> UInt64 {
-        nextPollToken &+= 1
-        let token = nextPollToken
+        nextPollSerial &+= 1
+        let slot = freePollSlots.last ?? polled.count
+        let token = (nextPollSerial & 0xFFFF_FFFF) << 32 | UInt64(slot)
         guard CProxyShims_epoll_add_readable(pollFD, channel.fd, token) == 0 else { return 0 }
-        polled[token] = channel
+        if slot == polled.count {
+            polled.append((token, channel))
+        } else {
+            freePollSlots.removeLast()
+            polled[slot] = (token, channel)
+        }
         return token
     }
 
     func stopPolling(_ channel: SocketChannel, token: UInt64) {
         _ = CProxyShims_epoll_remove(pollFD, channel.fd)
-        polled[token] = nil
+        let slot = Int(truncatingIfNeeded: token & 0xFFFF_FFFF)
+        guard slot < polled.count, polled[slot].token == token else { return }
+        polled[slot] = (0, nil)
+        freePollSlots.append(slot)
+    }
+
+    private func polledChannel(_ token: UInt64) -> SocketChannel? {
+        let slot = Int(truncatingIfNeeded: token & 0xFFFF_FFFF)
+        guard slot < polled.count, polled[slot].token == token else { return nil }
+        return polled[slot].channel
     }
 
     /// The epoll set is readable: run the read handler of every ready channel, in batches.
@@ -96,7 +115,7 @@ public final class EventLoop: @unchecked Sendable {
             guard n > 0 else { return }
             for i in 0..<Int(n) {
                 // A handler earlier in the batch may have closed or paused this one.
-                polled[readyTokens[i]]?.pollReadable()
+                polledChannel(readyTokens[i])?.pollReadable()
             }
         }
         // Still busy: the set stays readable, so Dispatch calls again after queued work has run.

@@ -66,27 +66,45 @@ public enum ConnectionAction {
 
 /// FIFO of actions; keeps its storage, so steady traffic appends without allocating. It starts
 /// empty: an idle connection holds only what its busiest event needed.
+///
+/// Actions are moved out of their slot (`take`), not copied: a copy retained each payload and
+/// the emptied array released it again, element by element, after every event. Inlinable, with
+/// `ConnectionMachine.nextAction`: the executor pops every action from another module.
+@usableFromInline
 struct ActionQueue {
-    private var storage: [ConnectionAction] = []
-    private var head = 0
+    @usableFromInline var slots: [ConnectionAction?] = []
+    @usableFromInline var head = 0
+    /// Slots before `tail` hold queued actions (from `head` on); the rest are empty and reused.
+    @usableFromInline var tail = 0
 
-    var isEmpty: Bool { head == storage.count }
+    @usableFromInline init() {}
 
-    mutating func append(_ action: ConnectionAction) { storage.append(action) }
+    var isEmpty: Bool { head == tail }
 
+    mutating func append(_ action: ConnectionAction) {
+        if tail < slots.count {
+            slots[tail] = action
+        } else {
+            slots.append(action)
+        }
+        tail += 1
+    }
+
+    @inlinable
     mutating func popFirst() -> ConnectionAction? {
-        guard head < storage.count else { return nil }
-        let action = storage[head]
+        guard head < tail else { return nil }
+        let action = slots[head].take()
         head += 1
-        if head == storage.count {
-            storage.removeAll(keepingCapacity: true)
+        if head == tail {
             head = 0
+            tail = 0
         }
         return action
     }
 
     mutating func removeAll() {
-        storage.removeAll(keepingCapacity: true)
+        for i in head..<tail { slots[i] = nil }
         head = 0
+        tail = 0
     }
 }

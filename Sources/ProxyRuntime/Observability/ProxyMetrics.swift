@@ -147,25 +147,39 @@ final class ProxyMetrics: Sendable {
 }
 
 /// Per-loop caches of request collectors: confined to one loop's queue, so lookups take no lock.
+/// The collector used last is kept apart: a connection mostly repeats one request (Produce,
+/// Fetch), so most lookups skip hashing.
 final class LoopMetrics: @unchecked Sendable {
     private let metrics: ProxyMetrics
     private var requestCounters: [Int32: Counter] = [:]
     private var latency: [Int16: LatencyShard] = [:]
+    private var lastRequest: (key: Int32, counter: Counter)?
+    private var lastLatency: (apiKey: Int16, shard: LatencyShard)?
 
     init(metrics: ProxyMetrics) { self.metrics = metrics }
 
     func countRequest(apiKey: Int16, apiVersion: Int16) {
         let key = Int32(apiKey) << 16 | Int32(UInt16(bitPattern: apiVersion))
-        if let counter = requestCounters[key] {
-            counter.increment()
+        if let lastRequest, lastRequest.key == key {
+            lastRequest.counter.increment()
             return
         }
-        let counter = metrics.makeRequestCounter(apiKey: apiKey, apiVersion: apiVersion)
-        requestCounters[key] = counter
+        let counter: Counter
+        if let cached = requestCounters[key] {
+            counter = cached
+        } else {
+            counter = metrics.makeRequestCounter(apiKey: apiKey, apiVersion: apiVersion)
+            requestCounters[key] = counter
+        }
+        lastRequest = (key, counter)
         counter.increment()
     }
 
     func recordLatency(apiKey: Int16, nanoseconds: UInt64) {
+        if let lastLatency, lastLatency.apiKey == apiKey {
+            lastLatency.shard.record(nanoseconds: Int64(clamping: nanoseconds))
+            return
+        }
         let shard: LatencyShard
         if let cached = latency[apiKey] {
             shard = cached
@@ -173,6 +187,7 @@ final class LoopMetrics: @unchecked Sendable {
             shard = metrics.makeLatencyShard(apiKey: apiKey)
             latency[apiKey] = shard
         }
+        lastLatency = (apiKey, shard)
         shard.record(nanoseconds: Int64(clamping: nanoseconds))
     }
 }
