@@ -849,7 +849,7 @@ def main():
     ap.add_argument("--no-allocs", action="store_true")
     ap.add_argument("--no-strace", action="store_true")
     ap.add_argument("--no-callgrind", action="store_true", help="skip instructions per request (valgrind)")
-    ap.add_argument("--callgrind-requests", type=int, default=1500,
+    ap.add_argument("--callgrind-requests", type=int, default=2000,
                     help="requests of the long callgrind run (the short one makes a fifth of them)")
     ap.add_argument("--callgrind-rate", type=float, default=200, help="req/s of the callgrind runs")
     ap.add_argument("--callgrind-top", type=int, default=25, help="functions listed by inclusive and by self cost")
@@ -857,7 +857,6 @@ def main():
     a = ap.parse_args()
     if a.quick:
         a.duration, a.latency_duration, a.idle_hold, a.alloc_seconds, a.strace_seconds = 3, 4, 3, 4, 3
-        a.callgrind_requests = min(a.callgrind_requests, 750)
     if a.repeat is None:
         a.repeat = 1 if a.quick else 3
     if a.broker == "tansu" and not a.tansu_bin:
