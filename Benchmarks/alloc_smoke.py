@@ -27,6 +27,8 @@ import tempfile
 import threading
 import time
 
+from bench import wait_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
@@ -204,19 +206,6 @@ def free_ports(n):
     return ports
 
 
-def wait_port(port, proc, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"kafka-proxy exited with {proc.returncode} before it listened")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"kafka-proxy did not listen on {port} within {timeout} s")
-
-
 def build_shim(out_dir):
     src = os.path.join(HERE, "tools", "malloccount.c")
     so = os.path.join(out_dir, "malloccount.so")
@@ -270,7 +259,7 @@ logging:
         log = open(os.path.join(work, "proxy.log"), "w")
         proxy = subprocess.Popen([a.proxy, "--config", cfg], stdout=log, stderr=subprocess.STDOUT, env=env,
                                  start_new_session=True)
-        wait_port(port, proxy, timeout=30)
+        wait_port(port, timeout=30, proc=proxy)
         c0 = read_counters(counters)
         client = Client(port)
         client.request(API_VERSIONS, 0, b"")

@@ -31,7 +31,7 @@ TARGET_THROUGHPUT_VS_DIRECT = 0.9
 TARGET_ADDED_P99_US = 100.0
 TARGET_RSS_BUSY_MB = 16.0
 TARGET_RSS_IDLE_MB = 100.0
-# Goals of issue 16 (cost at sidecar rates).
+# Goals at sidecar rates: CPU per GB against HAProxy, memory per idle connection.
 GOAL_CPU_VS_HAPROXY = 1.0
 GOAL_IDLE_KB_PER_CONNECTION = 4.0
 
