@@ -13,7 +13,7 @@ final class LatencyMetricTests: XCTestCase {
         let metrics = ProxyMetrics(registry: PrometheusCollectorRegistry())
         let loops = [LoopMetrics(metrics: metrics), LoopMetrics(metrics: metrics)]
         let reference = PrometheusCollectorRegistry()
-        let name = ProxyMetrics.name("request_duration", "seconds", "Time from a request's header to its response's header, by API")
+        let name = ProxyMetrics.latencyHistogram
         let produce = reference.makeDurationHistogram(descriptor: name, labels: [("api", "Produce")], buckets: ProxyMetrics.latencyBuckets)
         let fetch = reference.makeDurationHistogram(descriptor: name, labels: [("api", "Fetch")], buckets: ProxyMetrics.latencyBuckets)
         let samples: [(Int16, UInt64)] = [(0, 50_000), (0, 100_000), (0, 100_001), (1, 3_000_000), (0, 7_500_000_000),

@@ -105,8 +105,12 @@ final class ProxyMetrics: Sendable {
         let (seconds, attoseconds) = duration.components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
-    private static let latencyName = "kafka_proxy_request_duration_seconds"
-    private static let latencyHelp = "Time from a request's header to its response's header, by API"
+    /// Rendered by `emit`, not by the registry.
+    static var latencyHistogram: MetricNameDescriptor {
+        ProxyMetrics.name("request_duration", "seconds", "Time from a request's header to its response's header, by API")
+    }
+    private static let latencyName = latencyHistogram.name
+    private static let latencyHelp = latencyHistogram.helpText ?? ""
     private static let latencyBounds = latencyBuckets.map(\.bucketRepresentation)
 
     /// The Prometheus text of every metric: the registry's, then the request latency histograms
