@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 
-from bench import wait_port
+from bench import recv_exact, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -146,16 +146,6 @@ class Broker(threading.Thread):
 
 
 # ------------------------------------------------------------------ the client
-
-def recv_exact(s, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise EOFError("the proxy closed the connection")
-        buf += chunk
-    return buf
-
 
 class Client:
     def __init__(self, port):
