@@ -156,7 +156,7 @@ public final class EventLoop: @unchecked Sendable {
             timer = deadlineTimer
         } else {
             timer = DispatchSource.makeTimerSource(queue: queue)
-            timer.setEventHandler { [unowned self] in deadlinesPassed() }
+            timer.setEventHandler { [weak self] in self?.deadlinesPassed() }
             timer.activate()
             deadlineTimer = timer
         }
