@@ -169,12 +169,12 @@ class Stack:
         self.proxy_port = base + 3
         self.proxy_admin = base + 4
         self.proxy_brokers = (base + 10, base + 19)
+        self.cg_proxy_port = base + 8
+        self.cg_proxy_admin = base + 9
+        self.cg_proxy_brokers = (base + 30, base + 39)
         self.alloc_proxy_port = base + 5
         self.alloc_proxy_admin = base + 6
         self.alloc_proxy_brokers = (base + 20, base + 29)
-        self.cg_proxy_port = base + 7
-        self.cg_proxy_admin = base + 8
-        self.cg_proxy_brokers = (base + 30, base + 39)
         self.broker_pids = []
         self.haproxy = None
         self.proxy = None
