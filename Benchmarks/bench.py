@@ -31,6 +31,9 @@ TARGET_THROUGHPUT_VS_DIRECT = 0.9
 TARGET_ADDED_P99_US = 100.0
 TARGET_RSS_BUSY_MB = 16.0
 TARGET_RSS_IDLE_MB = 100.0
+# Goals at sidecar rates: CPU per GB against HAProxy, memory per idle connection.
+GOAL_CPU_VS_HAPROXY = 1.0
+GOAL_IDLE_KB_PER_CONNECTION = 4.0
 
 
 def workloads(a):
@@ -75,6 +78,34 @@ def mem_kb(pid, key):
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return None
+
+
+def context_switches(pid):
+    """Voluntary + involuntary context switches of every thread of a process, by thread id: each is
+    a thread going to sleep or being preempted, so a wake-up follows each (a thread that exits takes
+    its count along; Dispatch's idle workers exit after seconds of idleness, not within a run)."""
+    out = {}
+    if pid is None:
+        return out
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        n = 0
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                        n += int(line.split()[1])
+        except OSError:
+            continue
+        out[tid] = n
+    return out
+
+
+def switches_between(before, after):
+    return sum(n - before.get(tid, 0) for tid, n in after.items())
 
 
 def reset_peak_rss(pid):
@@ -138,6 +169,9 @@ class Stack:
         self.proxy_port = base + 3
         self.proxy_admin = base + 4
         self.proxy_brokers = (base + 10, base + 19)
+        self.cg_proxy_port = base + 8
+        self.cg_proxy_admin = base + 9
+        self.cg_proxy_brokers = (base + 30, base + 39)
         self.alloc_proxy_port = base + 5
         self.alloc_proxy_admin = base + 6
         self.alloc_proxy_brokers = (base + 20, base + 29)
@@ -208,7 +242,8 @@ backend broker
 
         self.proxy = self.start_proxy("proxy", self.proxy_port, self.proxy_admin, self.proxy_brokers)
 
-    def start_proxy(self, name, port, admin, brokers, env=None):
+    def start_proxy(self, name, port, admin, brokers, env=None, prefix=(), extra_yaml="", start_timeout=20.0,
+                    binary=None):
         cfg = os.path.join(self.work, name + ".yaml")
         with open(cfg, "w") as f:
             f.write(f"""listener:
@@ -226,9 +261,9 @@ clusters:
   idleTimeoutSeconds: 3600
 logging:
   level: info
-""")
-        p = self.spawn(name, [self.a.proxy, "--config", cfg], env=env)
-        wait_port(port, proc=p)
+{extra_yaml}""")
+        p = self.spawn(name, list(prefix) + [binary or self.a.proxy, "--config", cfg], env=env)
+        wait_port(port, timeout=start_timeout, proc=p)
         return p
 
     def bootstrap(self, path):
@@ -314,7 +349,9 @@ def run_one(a, st, wl, path):
     m0 = machine_busy_seconds()
     c0 = cpu_seconds(pid)
     b0 = sum(cpu_seconds(p) for p in st.broker_pids)
+    s0 = context_switches(pid)
     r = loadgen(a, st.bootstrap(path), args, seconds, f"{name}/{path}")
+    s1 = context_switches(pid)
     c1 = cpu_seconds(pid)
     b1 = sum(cpu_seconds(p) for p in st.broker_pids)
     m1 = machine_busy_seconds()
@@ -326,6 +363,8 @@ def run_one(a, st, wl, path):
         cpu = c1 - c0
         r["relay_cpu_s"] = round(cpu, 3)
         r["cpu_s_per_gb"] = round(cpu / (r["total_bytes"] / 1e9), 3) if r["total_bytes"] else None
+        if r.get("total_requests"):
+            r["wakeups_per_request"] = round(switches_between(s0, s1) / r["total_requests"], 2)
         r["peak_rss_mb"] = round(mem_kb(pid, "VmHWM") / 1024, 2)
         r["rss_mb"] = round(mem_kb(pid, "VmRSS") / 1024, 2)
         # RSS = anonymous (heap, stacks) + file (mapped binaries and shared libraries).
@@ -431,6 +470,176 @@ def run_allocs(a, st):
     return results
 
 
+# Where instructions go, by the symbol's (mangled) name: first match wins.
+COMPONENTS = [
+    ("dispatch", ("_dispatch_", "dispatch_", "_os_", "os_", "$s8Dispatch", "_swift_dispatch")),
+    ("swift runtime", ("swift_", "_swift_", "$ss", "__swift")),
+    ("proxy: Reactor", ("$s7Reactor",)),
+    ("proxy: ProxyCore", ("$s9ProxyCore",)),
+    ("proxy: ProxyRuntime", ("$s12ProxyRuntime",)),
+    ("proxy: KafkaProtocol", ("$s13KafkaProtocol",)),
+    ("metrics and logging", ("$s10Prometheus", "$s11CoreMetrics", "$s7Logging", "$s7Metrics")),
+    ("libc: memory", ("memcpy", "memmove", "memset", "__memcpy", "__memmove", "__memset", "malloc", "free",
+                      "_int_malloc", "_int_free", "cfree", "calloc", "realloc", "__libc_malloc", "__libc_free",
+                      "tcache", "malloc_consolidate", "unlink_chunk")),
+    ("libc: syscall stubs", ("epoll_", "read", "write", "__libc_read", "__libc_write", "writev", "__GI_",
+                             "syscall", "eventfd", "__lll_", "futex", "__futex", "clock_gettime", "__clock_gettime",
+                             "__vdso", "ioctl", "pthread_", "__pthread", "sem_", "__new_sem")),
+]
+
+
+def component(name):
+    for label, prefixes in COMPONENTS:
+        if name.startswith(prefixes):
+            return label
+    return "other"
+
+
+def callgrind_functions(out_file):
+    """(total, {function: inclusive Ir}, {function: self Ir}) of a callgrind dump, read from the file
+    itself: a cost line after `calls=` is the inclusive cost of that call, every other cost line is
+    the current function's own. (callgrind_annotate 3.19 books costs of frames that were on the stack
+    when the counters were zeroed as their own.) Recursion is counted once per level."""
+    names, self_cost, call_cost = {}, {}, {}
+    total, fn, after_calls = 0, None, False
+
+    def name(spec):
+        m = re.match(r"\((\d+)\)(?:\s+(.*))?", spec)
+        if not m:
+            return spec
+        if m.group(2) is not None:
+            names[m.group(1)] = m.group(2)
+        return names.get(m.group(1), spec)
+
+    with open(out_file) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            c = line[0]
+            if c.isdigit() or c in "+-*":
+                parts = line.split()
+                ir = int(parts[1]) if len(parts) > 1 else 0
+                if after_calls:
+                    call_cost[fn] = call_cost.get(fn, 0) + ir
+                    after_calls = False
+                elif fn is not None:
+                    self_cost[fn] = self_cost.get(fn, 0) + ir
+                    total += ir
+            elif line.startswith("fn="):
+                fn = re.sub(r"'\d+$", "", name(line[3:]))
+            elif line.startswith("cfn="):
+                name(line[4:])
+            elif line.startswith("calls="):
+                after_calls = True
+            elif line.startswith("summary:") or line.startswith("totals:"):
+                pass
+    incl = {k: v + call_cost.get(k, 0) for k, v in self_cost.items()}
+    for k, v in call_cost.items():
+        incl.setdefault(k, v)
+    return total, incl, self_cost
+
+
+def demangle(names):
+    if not names or not shutil.which("swift"):
+        return {n: n for n in names}
+    try:
+        out = subprocess.run(["swift", "demangle", "--simplified", "--compact"], input="\n".join(names) + "\n",
+                             capture_output=True, text=True, timeout=60).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return {n: n for n in names}
+    return {n: (out[i] if i < len(out) else n) for i, n in enumerate(names)}
+
+
+def callgrind_binary(a, work):
+    """The proxy as valgrind can read it: with its symbol table, without DWARF (valgrind 3.19 gives up
+    on the DWARF that lld and llvm-objcopy write). scripts/build-release keeps the as-built binary
+    beside the stripped one (SCRATCH/release/kafka-proxy next to SCRATCH/dist/kafka-proxy)."""
+    real = os.path.realpath(a.proxy)
+    built = os.path.join(os.path.dirname(os.path.dirname(real)), "release", os.path.basename(real))
+    source = built if os.path.exists(built) else real
+    objcopy = None
+    swift = shutil.which("swift")
+    if swift:
+        cand = os.path.join(os.path.dirname(os.path.realpath(swift)), "llvm-objcopy")
+        objcopy = cand if os.path.exists(cand) else None
+    objcopy = objcopy or shutil.which("objcopy")
+    if objcopy:
+        out = os.path.join(work, "kafka-proxy-symbols")
+        if subprocess.run([objcopy, "--strip-debug", "--remove-section=.gnu_debuglink", source, out],
+                          capture_output=True).returncode == 0:
+            return out
+    return source
+
+
+def run_callgrind(a, st):
+    """Instructions per request under valgrind --tool=callgrind, paced 1 KiB Produce on one connection.
+
+    Instruction counts are repeatable where times are not. A second kafka-proxy runs under
+    callgrind; two runs of the load generator with a fixed number of requests (a short and a long
+    one, each with its own connection set-up, counters zeroed before and dumped after each) give
+    (Ir long - Ir short) / (requests long - requests short): set-up and start-up cancel out. The
+    pace is low (--callgrind-rate) because the proxy runs ~50x slower under callgrind: like the
+    1,000 req/s run natively, every request meets an idle proxy. Counts user-space instructions
+    only: the kernel side of a syscall or a context switch is not in them (see wake-ups/req)."""
+    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
+        return []
+    out_dir = os.path.join(st.work, "callgrind")
+    os.makedirs(out_dir, exist_ok=True)
+    prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/callgrind.out.%p",
+              "--dump-instr=no", "--collect-jumps=no", "--separate-threads=no", "--fair-sched=yes"]
+    # No probe during the measured runs: its connections would be counted against the requests.
+    extra = "failover:\n  healthCheckIntervalSeconds: 86400\n"
+    p = st.start_proxy("proxy-callgrind", st.cg_proxy_port, st.cg_proxy_admin, st.cg_proxy_brokers,
+                       prefix=prefix, extra_yaml=extra, start_timeout=180, binary=callgrind_binary(a, st.work))
+    runs = []
+    try:
+        for n in (a.callgrind_requests // 5, a.callgrind_requests):
+            subprocess.run(["callgrind_control", "-z", str(p.pid)], capture_output=True, timeout=120, check=True)
+            seconds = n / a.callgrind_rate + 30
+            r = loadgen(a, st.cg_proxy_port, ["--record-size", "1024", "--rate", str(a.callgrind_rate),
+                                              "--requests", str(n), "--warmup", "0"], seconds, f"callgrind/{n}")
+            before = set(os.listdir(out_dir))
+            subprocess.run(["callgrind_control", "-d", str(p.pid)], capture_output=True, timeout=120, check=True)
+            dump = None
+            for _ in range(600):
+                new = sorted(set(os.listdir(out_dir)) - before)
+                if new:
+                    dump = os.path.join(out_dir, new[-1])
+                    break
+                time.sleep(0.1)
+            if dump is None:
+                raise RuntimeError("callgrind_control -d wrote no dump")
+            time.sleep(1)  # the dump is written in one go, but give it a moment to be closed
+            total, incl, excl = callgrind_functions(dump)
+            runs.append((r["total_requests"], total, incl, excl))
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    (n0, t0, i0, e0), (n1, t1, i1, e1) = runs
+    dn = max(1, n1 - n0)
+    per = lambda d1, d0: {k: (v - d0.get(k, 0)) / dn for k, v in d1.items()}
+    incl, excl = per(i1, i0), per(e1, e0)
+    by_component = {}
+    for fn, ir in excl.items():
+        c = component(fn)
+        by_component[c] = by_component.get(c, 0) + ir
+    top_incl = sorted(incl.items(), key=lambda kv: -kv[1])[:a.callgrind_top]
+    top_self = sorted(excl.items(), key=lambda kv: -kv[1])[:a.callgrind_top]
+    names = demangle(sorted({fn for fn, _ in top_incl + top_self}))
+    return [{"workload": "instructions-1k-paced", "path": "proxy", "kind": "instructions",
+             "rate": a.callgrind_rate, "requests": [n0, n1],
+             "instructions_total": [t0, t1],
+             "instructions_per_request": round((t1 - t0) / dn),
+             "by_component": {k: round(v) for k, v in sorted(by_component.items(), key=lambda kv: -kv[1])},
+             "top_inclusive": [{"function": names[fn], "instructions_per_request": round(ir)} for fn, ir in top_incl],
+             "top_self": [{"function": names[fn], "instructions_per_request": round(ir)} for fn, ir in top_self],
+             "note": "valgrind --tool=callgrind, user space only; (long - short run) / (requests long - short)"}]
+
+
 def run_strace(a, st):
     """Syscalls per request of each relay: strace -c -f attached during a paced 1 KiB run."""
     if not shutil.which("strace"):
@@ -516,6 +725,19 @@ def targets(results):
     if p and p.get("peak_rss_mb") is not None:
         add("peak RSS, 100 busy connections", p["peak_rss_mb"], f"<= {TARGET_RSS_BUSY_MB} MB",
             p["peak_rss_mb"] <= TARGET_RSS_BUSY_MB, "MB")
+    for w in ("produce-1k-max", "latency-1k-1000rps"):
+        p = by.get((w, "proxy"))
+        if p and p.get("cpu_vs_haproxy") is not None:
+            add(f"CPU/GB vs HAProxy, goal ({w})", p["cpu_vs_haproxy"], f"<= {GOAL_CPU_VS_HAPROXY}x",
+                p["cpu_vs_haproxy"] <= GOAL_CPU_VS_HAPROXY, "x")
+    p, h = by.get(("latency-1k-1000rps", "proxy")), by.get(("latency-1k-1000rps", "haproxy"))
+    if p and h and p.get("added_p99_us") is not None and h.get("added_p99_us") is not None:
+        add("added p99 at 1,000 req/s vs HAProxy's, goal", p["added_p99_us"], f"<= {h['added_p99_us']} us",
+            p["added_p99_us"] <= h["added_p99_us"], "us")
+    for r in results:
+        if r["kind"] == "idle" and r["path"] == "proxy" and r.get("kb_per_connection") is not None:
+            add("KB per idle connection, goal", r["kb_per_connection"], f"<= {GOAL_IDLE_KB_PER_CONNECTION} KB",
+                r["kb_per_connection"] <= GOAL_IDLE_KB_PER_CONNECTION, "KB")
     for r in results:
         if r["kind"] == "idle" and r["path"] == "proxy" and r.get("rss_mb") is not None:
             add(f"RSS with {r['connections_open']} idle connections", r["rss_mb"], f"<= {TARGET_RSS_IDLE_MB} MB",
@@ -534,7 +756,7 @@ def fmt(v, nd=1):
 def table(results):
     lines = []
     hdr = ["workload", "path", "MB/s", "req/s", "p50 us", "p99 us", "p99.9 us", "+p50", "+p99", "x direct",
-           "CPU s/GB", "x HAProxy", "peak RSS MB", "other CPU s"]
+           "CPU s/GB", "x HAProxy", "wake-ups/req", "peak RSS MB", "other CPU s"]
     rows = []
     for r in results:
         if r["kind"] not in ("throughput", "latency"):
@@ -545,8 +767,10 @@ def table(results):
                      fmt(r.get("added_p99_us")) if r["path"] != "direct" else "",
                      fmt(r.get("throughput_vs_direct"), 2) if r["path"] != "direct" else "",
                      fmt(r.get("cpu_s_per_gb"), 2), fmt(r.get("cpu_vs_haproxy"), 2) if r["path"] == "proxy" else "",
+                     fmt(r.get("wakeups_per_request"), 2),
                      fmt(r.get("peak_rss_mb"), 1), fmt(r.get("other_cpu_s"), 1)])
-    lines += render([hdr] + rows)
+    if rows:
+        lines += render([hdr] + rows)
     idle = [r for r in results if r["kind"] == "idle"]
     if idle:
         lines.append("")
@@ -560,6 +784,15 @@ def table(results):
         lines += render([["workload", "path", "mallocs/req", "frees/req", "bytes alloc/req"]] +
                         [[r["workload"], r["path"], fmt(r["mallocs_per_request"], 2), fmt(r["frees_per_request"], 2),
                           fmt(r["bytes_allocated_per_request"], 0)] for r in al])
+    ins = [r for r in results if r["kind"] == "instructions"]
+    for r in ins:
+        lines.append("")
+        lines += render([["workload", "path", "instructions/req", "where (self cost per request)"]] +
+                        [[r["workload"], r["path"], str(r["instructions_per_request"]),
+                          ", ".join(f"{k} {v}" for k, v in r["by_component"].items() if v >= 50)]])
+        lines.append("")
+        lines += render([["top functions by inclusive cost", "instructions/req"]] +
+                        [[t["function"][:110], str(t["instructions_per_request"])] for t in r["top_inclusive"]])
     sc = [r for r in results if r["kind"] == "syscalls"]
     if sc:
         lines.append("")
@@ -627,6 +860,11 @@ def main():
     ap.add_argument("--no-idle", action="store_true")
     ap.add_argument("--no-allocs", action="store_true")
     ap.add_argument("--no-strace", action="store_true")
+    ap.add_argument("--no-callgrind", action="store_true", help="skip instructions per request (valgrind)")
+    ap.add_argument("--callgrind-requests", type=int, default=2000,
+                    help="requests of the long callgrind run (the short one makes a fifth of them)")
+    ap.add_argument("--callgrind-rate", type=float, default=200, help="req/s of the callgrind runs")
+    ap.add_argument("--callgrind-top", type=int, default=25, help="functions listed by inclusive and by self cost")
     ap.add_argument("--out", default=None, help="results file (default Benchmarks/results/<time>.json)")
     a = ap.parse_args()
     if a.quick:
@@ -682,6 +920,11 @@ def main():
                 results.append(r)
                 print(f"{r['workload']:>20}    proxy: {r['mallocs_per_request']} mallocs/request "
                       f"({r['bytes_allocated_per_request']} bytes)", flush=True)
+        if not a.no_callgrind and (not only or any("instructions".startswith(o) for o in only)) and "proxy" in paths:
+            for r in run_callgrind(a, st):
+                results.append(r)
+                print(f"{r['workload']:>20}    proxy: {r['instructions_per_request']} instructions/request "
+                      f"{r['by_component']}", flush=True)
         if not a.no_strace and (not only or any("syscalls".startswith(o) for o in only)):
             for r in run_strace(a, st):
                 results.append(r)
@@ -718,11 +961,15 @@ def main():
     keys = ["workload", "path", "kind", "mb_per_s", "requests_per_s", "p50_us", "p99_us", "p999_us", "added_p50_us",
             "added_p99_us", "throughput_vs_direct", "relay_cpu_s", "cpu_s_per_gb", "cpu_vs_haproxy", "peak_rss_mb",
             "rss_mb", "kb_per_connection", "connections_open", "mallocs_per_request", "syscalls_per_request",
+            "instructions_per_request", "wakeups_per_request",
             "total_bytes", "other_cpu_s", "errors"]
-    with open(csv, "w") as f:
-        f.write(",".join(keys) + "\n")
+    import csv as csvmod
+    with open(csv, "w", newline="") as f:
+        w = csvmod.writer(f)
+        w.writerow(keys + ["top"])
         for r in results:
-            f.write(",".join("" if r.get(k) is None else str(r.get(k)) for k in keys) + "\n")
+            top = "; ".join(f"{t['function']} = {t['instructions_per_request']}" for t in r.get("top_inclusive", []))
+            w.writerow(["" if r.get(k) is None else str(r.get(k)) for k in keys] + [top])
     print(f"\nresults: {os.path.relpath(out, REPO)} and {os.path.relpath(csv, REPO)}")
 
 

@@ -25,6 +25,7 @@ done
 need=()
 command -v haproxy >/dev/null || need+=(haproxy)
 command -v strace >/dev/null || need+=(strace)
+command -v valgrind >/dev/null || need+=(valgrind)
 if [ ${#need[@]} -gt 0 ]; then
     echo "==> apt-get install ${need[*]}"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

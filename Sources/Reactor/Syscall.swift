@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CProxyShims
 
 /// The outcome of a non-blocking syscall: would-block is a value, not an error, so the
 /// caller's control flow shows the EAGAIN path (as in swift-nio's System.swift).
@@ -41,15 +42,15 @@ public enum Syscall {
     }
 
     public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws(SyscallError) -> IOResult<Int> {
-        try retrying("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+        try retrying("read") { CProxyShims_read(fd, buffer.baseAddress, buffer.count) }
     }
 
     public static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SyscallError) -> IOResult<Int> {
-        try retrying("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+        try retrying("write") { CProxyShims_write(fd, buffer.baseAddress, buffer.count) }
     }
 
     public static func writev(_ fd: Int32, _ iov: UnsafePointer<iovec>, _ count: Int32) throws(SyscallError) -> IOResult<Int> {
-        try retrying("writev") { Glibc.writev(fd, iov, count) }
+        try retrying("writev") { CProxyShims_writev(fd, iov, count) }
     }
 
     public static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) {

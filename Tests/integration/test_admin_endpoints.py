@@ -30,6 +30,19 @@ def test_metrics_and_status(cluster, proxied):
     for name in ("kafka_proxy_connections_active", "kafka_proxy_connections_total", "kafka_proxy_bytes_total"):
         assert re.search(r"^%s\b" % name, text, re.M), name + " missing from /metrics"
 
+    # The latency histogram (kept per loop, summed when scraped): one family, cumulative buckets
+    # ending in +Inf equal to _count, a Produce series for the records above.
+    h = "kafka_proxy_request_duration_seconds"
+    assert len(re.findall(r"^# TYPE %s histogram$" % h, text, re.M)) == 1, text[:2000]
+    buckets = [(le, float(v)) for le, v in
+               re.findall(r'^%s_bucket\{api="Produce",le="([^"]+)"\}\s+(\S+)$' % h, text, re.M)]
+    assert buckets and buckets[-1][0] == "+Inf", buckets
+    counts = [v for _, v in buckets]
+    assert counts == sorted(counts) and counts[-1] >= 1, buckets
+    count = re.search(r'^%s_count\{api="Produce"\}\s+(\S+)$' % h, text, re.M)
+    assert count and float(count.group(1)) == counts[-1], text[:2000]
+    assert re.search(r'^%s_sum\{api="Produce"\}\s+[0-9.]+$' % h, text, re.M), text[:2000]
+
     st = proxied.status()
     assert st["activeCluster"] == "primary"
     assert isinstance(st["configGeneration"], int)

@@ -47,6 +47,9 @@ struct LoadGen: ParsableCommand {
     @Option(help: "Measured seconds (after the warm-up).")
     var duration: Double = 10
 
+    @Option(help: "Stop after this many requests (all connections, warm-up included; 0 = no limit): a run of a fixed size, for instruction counts.")
+    var requests = 0
+
     @Option(help: "Warm-up seconds (traffic not measured).")
     var warmup: Double = 1
 
@@ -73,7 +76,7 @@ struct LoadGen: ParsableCommand {
 
     mutating func validate() throws {
         guard [0, 1, -1].contains(acks) else { throw ValidationError("--acks must be 0, 1 or -1") }
-        guard connections >= 1, depth >= 1, threads >= 1, recordSize >= 80 else { throw ValidationError("bad sizes") }
+        guard connections >= 1, depth >= 1, threads >= 1, recordSize >= 80, requests >= 0 else { throw ValidationError("bad sizes") }
     }
 
     mutating func run() throws {
@@ -123,9 +126,11 @@ struct LoadGen: ParsableCommand {
         let end = warmEnd + UInt64(duration * 1e9)
         let perConnInterval: UInt64 = rate > 0 ? UInt64(1e9 / (rate / Double(connections))) : 0
         let loops = (0..<nThreads).map { t in
-            EventLoop(fds: stride(from: t, to: fds.count, by: nThreads).map { fds[$0] }, template: template,
-                      expectsResponse: expectsResponse, depth: depth, interval: perConnInterval,
-                      start: start, measureFrom: warmEnd, end: end)
+            // A request limit is shared out over the threads; the first ones take the remainder.
+            let limit = requests == 0 ? 0 : requests / nThreads + (t < requests % nThreads ? 1 : 0)
+            return EventLoop(fds: stride(from: t, to: fds.count, by: nThreads).map { fds[$0] }, template: template,
+                             expectsResponse: expectsResponse, depth: depth, interval: perConnInterval,
+                             start: start, measureFrom: warmEnd, end: end, requestLimit: limit)
         }
         DispatchQueue.concurrentPerform(iterations: loops.count) { loops[$0].run() }
         for fd in fds { close(fd) }
@@ -317,13 +322,16 @@ final class EventLoop: @unchecked Sendable {
     let interval: UInt64
     let measureFrom: UInt64
     let end: UInt64
+    /// Requests to issue in all (0: until `end`).
+    let requestLimit: Int
+    var issued = 0
     var stats = Stats()
     let ep = Epoll(capacity: 1024)
     let scratch = UnsafeMutableRawPointer.allocate(byteCount: 256 << 10, alignment: 16)
     var now: UInt64 = 0
 
     init(fds: [Int32], template: [UInt8], expectsResponse: Bool, depth: Int, interval: UInt64,
-         start: UInt64, measureFrom: UInt64, end: UInt64) {
+         start: UInt64, measureFrom: UInt64, end: UInt64, requestLimit: Int = 0) {
         // Stagger paced connections over one interval so their requests do not arrive in bursts.
         let count = UInt64(max(1, fds.count))
         conns = fds.enumerated().map { i, fd in
@@ -336,6 +344,7 @@ final class EventLoop: @unchecked Sendable {
         self.interval = interval
         self.measureFrom = measureFrom
         self.end = end
+        self.requestLimit = requestLimit
         for c in conns { ep.add(c.fd) }
     }
 
@@ -362,6 +371,7 @@ final class EventLoop: @unchecked Sendable {
                 for c in conns where !c.dead { pump(c) }
             }
             if conns.allSatisfy(\.dead) { break }
+            if requestLimit > 0, issued >= requestLimit, conns.allSatisfy({ $0.dead || ($0.inflight == 0 && $0.writeOff < 0) }) { break }
         }
     }
 
@@ -404,6 +414,8 @@ final class EventLoop: @unchecked Sendable {
             if now >= end { return }
             if expectsResponse && c.inflight >= depth { return }
             if interval > 0 && now < c.nextDue { return }
+            if requestLimit > 0 && issued >= requestLimit { return }
+            issued += 1
             c.correlationId &+= 1
             storeInt32BE(c.correlationId, c.req + KafkaFrames.requestCorrelationIdOffset)
             c.writeOff = 0

@@ -70,21 +70,38 @@ public enum ConnectionAction {
 
 /// FIFO of actions; keeps its storage, so steady traffic appends without allocating. It starts
 /// empty: an idle connection holds only what its busiest event needed.
+///
+/// Actions are moved out of their slot (`take`), not copied: a copy retained each payload and
+/// the emptied array released it again, element by element, after every event. Inlinable, with
+/// `ConnectionMachine.nextAction`: the executor pops every action from another module.
+@usableFromInline
 struct ActionQueue {
-    private var storage: [ConnectionAction] = []
-    private var head = 0
+    @usableFromInline var slots: [ConnectionAction?] = []
+    @usableFromInline var head = 0
+    /// Slots before `tail` hold queued actions (from `head` on); the rest are empty and reused.
+    @usableFromInline var tail = 0
 
-    var isEmpty: Bool { head == storage.count }
+    @usableFromInline init() {}
 
-    mutating func append(_ action: ConnectionAction) { storage.append(action) }
+    var isEmpty: Bool { head == tail }
 
+    mutating func append(_ action: ConnectionAction) {
+        if tail < slots.count {
+            slots[tail] = action
+        } else {
+            slots.append(action)
+        }
+        tail += 1
+    }
+
+    @inlinable
     mutating func popFirst() -> ConnectionAction? {
-        guard head < storage.count else { return nil }
-        let action = storage[head]
+        guard head < tail else { return nil }
+        let action = slots[head].take()
         head += 1
-        if head == storage.count {
-            storage.removeAll(keepingCapacity: true)
+        if head == tail {
             head = 0
+            tail = 0
         }
         return action
     }
@@ -93,32 +110,33 @@ struct ActionQueue {
     /// only request/response notes stand after it: re-framed requests and mapped responses of one
     /// read then go out in one write, as pass-through bytes do.
     mutating func appendJoiningOwned(_ bytes: [UInt8], toBroker: Bool) {
-        var index = storage.count - 1
+        var index = tail - 1
         while index >= head {
-            switch storage[index] {
-            case .requestSeen, .responseSeen:
+            switch slots[index] {
+            case .requestSeen?, .responseSeen?:
                 index -= 1
                 continue
-            case .sendToBroker(.owned(var joined)) where toBroker:
-                storage[index] = .resolve     // drop the queue's reference: `joined` grows in place
+            case .sendToBroker(.owned(var joined))? where toBroker:
+                slots[index] = nil     // drop the queue's reference: `joined` grows in place
                 joined.append(contentsOf: bytes)
-                storage[index] = .sendToBroker(.owned(joined))
+                slots[index] = .sendToBroker(.owned(joined))
                 return
-            case .sendToClient(.owned(var joined)) where !toBroker:
-                storage[index] = .resolve
+            case .sendToClient(.owned(var joined))? where !toBroker:
+                slots[index] = nil
                 joined.append(contentsOf: bytes)
-                storage[index] = .sendToClient(.owned(joined))
+                slots[index] = .sendToClient(.owned(joined))
                 return
             default:
                 break
             }
             break
         }
-        storage.append(toBroker ? .sendToBroker(.owned(bytes)) : .sendToClient(.owned(bytes)))
+        append(toBroker ? .sendToBroker(.owned(bytes)) : .sendToClient(.owned(bytes)))
     }
 
     mutating func removeAll() {
-        storage.removeAll(keepingCapacity: true)
+        for i in head..<tail { slots[i] = nil }
         head = 0
+        tail = 0
     }
 }

@@ -87,7 +87,7 @@ public struct ConnectionMachine {
     var policy: any ConnectionPolicy
     public internal(set) var state: State = .idle
 
-    var actions = ActionQueue()
+    @usableFromInline var actions = ActionQueue()
     var requests: RequestRelay
     var responses: ResponseRelay
     /// Small at first: most connections keep a few requests in flight; the ring grows when one needs more.
@@ -148,7 +148,7 @@ public struct ConnectionMachine {
     }
 
     /// The next thing to do, in order; nil when everything decided so far is done.
-    public mutating func nextAction() -> ConnectionAction? { actions.popFirst() }
+    @inlinable public mutating func nextAction() -> ConnectionAction? { actions.popFirst() }
 
     // MARK: connecting
 

@@ -17,7 +17,7 @@ enum AdminRoutes {
             return HTTPResponse(status: 200, contentType: "application/json", body: status(server).serialized() + "\n")
         case "/metrics":
             var buffer: [UInt8] = []
-            server.context.metrics.registry.emit(into: &buffer)
+            server.context.metrics.emit(into: &buffer)
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: buffer)
         default:
             return HTTPResponse(status: 404, body: "not found: try /healthz, /readyz, /status or /metrics\n")

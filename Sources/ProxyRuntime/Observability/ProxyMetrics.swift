@@ -5,6 +5,9 @@ import Synchronization
 
 /// The proxy's Prometheus metrics. Collectors are created once (the registry takes a lock to
 /// create them); hot paths go through `LoopMetrics`, a per-loop cache that needs no lock.
+/// Request latency is kept outside the registry, in a shard per loop and API merged when scraped
+/// (`emit`): the registry's histogram takes a lock and compares 128-bit durations with every
+/// bucket on each response, most of a relayed request's metrics cost.
 final class ProxyMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
 
@@ -16,6 +19,7 @@ final class ProxyMetrics: Sendable {
     let upstreamConnectFailures: Counter
     private let errorCounters = Mutex<[String: Counter]>([:])
     private let saslCounters = Mutex<[String: Counter]>([:])
+    private let latencyShards = Mutex<[(apiKey: Int16, shard: LatencyShard)]>([])
 
     static let latencyBuckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
@@ -90,10 +94,55 @@ final class ProxyMetrics: Sendable {
                              labels: [("api", Self.apiName(apiKey)), ("version", String(apiVersion))])
     }
 
-    func makeLatencyHistogram(apiKey: Int16) -> DurationHistogram {
-        registry.makeDurationHistogram(descriptor: Self.name("request_duration", "seconds",
-            "Time from a request's header to its response's header, by API"),
-            labels: [("api", Self.apiName(apiKey))], buckets: Self.latencyBuckets)
+    /// A new shard of `kafka_proxy_request_duration_seconds{api}` for one loop. Cold path.
+    func makeLatencyShard(apiKey: Int16) -> LatencyShard {
+        let shard = LatencyShard(bounds: Self.latencyBucketNanos)
+        latencyShards.withLock { $0.append((apiKey, shard)) }
+        return shard
+    }
+
+    static let latencyBucketNanos: [Int64] = latencyBuckets.map { duration in
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+    /// Rendered by `emit`, not by the registry.
+    static var latencyHistogram: MetricNameDescriptor {
+        ProxyMetrics.name("request_duration", "seconds", "Time from a request's header to its response's header, by API")
+    }
+    private static let latencyName = latencyHistogram.name
+    private static let latencyHelp = latencyHistogram.helpText ?? ""
+    private static let latencyBounds = latencyBuckets.map(\.bucketRepresentation)
+
+    /// The Prometheus text of every metric: the registry's, then the request latency histograms
+    /// (the shards of each API summed over the loops).
+    func emit(into buffer: inout [UInt8]) {
+        registry.emit(into: &buffer)
+        let shards = latencyShards.withLock { $0 }
+        guard !shards.isEmpty else { return }
+        var byAPI: [String: LatencyShard.Counts] = [:]
+        for (apiKey, shard) in shards {
+            let counts = shard.counts
+            byAPI[Self.apiName(apiKey), default: LatencyShard.Counts(buckets: counts.buckets.count)].add(counts)
+        }
+        var text = "# HELP \(Self.latencyName) \(Self.latencyHelp)\n# TYPE \(Self.latencyName) histogram\n"
+        for (api, counts) in byAPI.sorted(by: { $0.key < $1.key }) {
+            let labels = "api=\"\(api)\""
+            var cumulative = 0
+            for (i, bound) in Self.latencyBounds.enumerated() {
+                cumulative += counts.buckets[i]
+                text += "\(Self.latencyName)_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
+            }
+            text += "\(Self.latencyName)_bucket{\(labels),le=\"+Inf\"} \(counts.count)\n"
+            text += "\(Self.latencyName)_sum{\(labels)} \(Duration.nanoseconds(counts.sumNanos).bucketRepresentation)\n"
+            text += "\(Self.latencyName)_count{\(labels)} \(counts.count)\n"
+        }
+        buffer.append(contentsOf: text.utf8)
+    }
+
+    func emitToString() -> String {
+        var buffer: [UInt8] = []
+        emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
     }
 
     static func apiName(_ apiKey: Int16) -> String {
@@ -102,32 +151,86 @@ final class ProxyMetrics: Sendable {
 }
 
 /// Per-loop caches of request collectors: confined to one loop's queue, so lookups take no lock.
+/// The collector used last is kept apart: a connection mostly repeats one request (Produce,
+/// Fetch), so most lookups skip hashing.
 final class LoopMetrics: @unchecked Sendable {
     private let metrics: ProxyMetrics
     private var requestCounters: [Int32: Counter] = [:]
-    private var latency: [Int16: DurationHistogram] = [:]
+    private var latency: [Int16: LatencyShard] = [:]
+    private var lastRequest: (key: Int32, counter: Counter)?
+    private var lastLatency: (apiKey: Int16, shard: LatencyShard)?
 
     init(metrics: ProxyMetrics) { self.metrics = metrics }
 
     func countRequest(apiKey: Int16, apiVersion: Int16) {
         let key = Int32(apiKey) << 16 | Int32(UInt16(bitPattern: apiVersion))
-        if let counter = requestCounters[key] {
-            counter.increment()
+        if let lastRequest, lastRequest.key == key {
+            lastRequest.counter.increment()
             return
         }
-        let counter = metrics.makeRequestCounter(apiKey: apiKey, apiVersion: apiVersion)
-        requestCounters[key] = counter
+        let counter: Counter
+        if let cached = requestCounters[key] {
+            counter = cached
+        } else {
+            counter = metrics.makeRequestCounter(apiKey: apiKey, apiVersion: apiVersion)
+            requestCounters[key] = counter
+        }
+        lastRequest = (key, counter)
         counter.increment()
     }
 
     func recordLatency(apiKey: Int16, nanoseconds: UInt64) {
-        let histogram: DurationHistogram
-        if let cached = latency[apiKey] {
-            histogram = cached
-        } else {
-            histogram = metrics.makeLatencyHistogram(apiKey: apiKey)
-            latency[apiKey] = histogram
+        if let lastLatency, lastLatency.apiKey == apiKey {
+            lastLatency.shard.record(nanoseconds: Int64(clamping: nanoseconds))
+            return
         }
-        histogram.recordNanoseconds(Int64(clamping: nanoseconds))
+        let shard: LatencyShard
+        if let cached = latency[apiKey] {
+            shard = cached
+        } else {
+            shard = metrics.makeLatencyShard(apiKey: apiKey)
+            latency[apiKey] = shard
+        }
+        lastLatency = (apiKey, shard)
+        shard.record(nanoseconds: Int64(clamping: nanoseconds))
     }
+}
+
+/// One loop's latency histogram of one API. Only that loop records into it, so its lock is taken
+/// by a scrape at most: uncontended, a pair of atomic operations.
+final class LatencyShard: Sendable {
+    struct Counts {
+        /// Per bucket, not cumulative; the last one counts what is above every bound.
+        var buckets: [Int]
+        var sumNanos: Int64 = 0
+        var count = 0
+
+        init(buckets: Int) { self.buckets = Array(repeating: 0, count: buckets) }
+
+        mutating func add(_ other: Counts) {
+            for i in buckets.indices { buckets[i] += other.buckets[i] }
+            sumNanos &+= other.sumNanos
+            count += other.count
+        }
+    }
+
+    private let bounds: [Int64]
+    private let state: Mutex<Counts>
+
+    init(bounds: [Int64]) {
+        self.bounds = bounds
+        state = Mutex(Counts(buckets: bounds.count + 1))
+    }
+
+    func record(nanoseconds: Int64) {
+        var index = 0
+        while index < bounds.count, nanoseconds > bounds[index] { index += 1 }
+        state.withLock { counts in
+            counts.buckets[index] += 1
+            counts.sumNanos &+= nanoseconds
+            counts.count += 1
+        }
+    }
+
+    var counts: Counts { state.withLock { $0 } }
 }

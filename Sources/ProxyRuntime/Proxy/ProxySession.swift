@@ -16,9 +16,10 @@ import Synchronization
 /// `ConnectionMachine`. Every rule of the connection is the machine's; this class turns socket
 /// events into machine events and the machine's actions into socket calls, timers and metrics.
 ///
-/// Both channels, the timer and the machine are confined to `queue` (a serial queue targeting
-/// the loop's queue), so nothing here takes a lock.
-final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
+/// Both channels, the deadline and the machine are confined to `queue` (a serial queue targeting
+/// the loop's queue; the loop's poller and deadline timer call in on that queue), so nothing here
+/// takes a lock.
+final class ProxySession: @unchecked Sendable, SocketChannelDelegate, LoopTimerTarget {
     let id: UInt64
     let route: Route
     /// The cluster this connection relays to; a switch moves it (or drains the connection).
@@ -32,21 +33,38 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
     let queue: DispatchQueue
     let context: ProxyContext
     private let loopMetrics: LoopMetrics
-    private var logger: Logger
+    /// The upstream dialled or relayed to, for the log lines' metadata.
+    private var upstreamLabel: String? {
+        didSet { cachedLogger = nil }
+    }
+    /// Made at the first log line (`logger`): its metadata dictionary was part of every idle
+    /// connection's memory, for lines most connections never write.
+    private var cachedLogger: Logger?
 
     private var machine: ConnectionMachine
     private let client: SocketChannel
     private var upstream: SocketChannel?
     private var targets: [UpstreamDialer.Target] = []
-    private let timer: any DispatchSourceTimer
+    /// The machine's one deadline, kept by the loop (one Dispatch timer for all its connections).
+    private var timer: LoopTimer?
     /// A broker-port connection made before the proxy knew which broker of `cluster` holds that
     /// port: it went to a bootstrap server instead, and must not outlive that guess.
     var provisionalPort: UInt16?
-    private var credentials: SASLCredentials?
+    /// Boxed, like `closeWhenFlushed`: inline, these rarely set values were a tenth of every
+    /// connection's memory.
+    private var credentials: SASLCredentials? {
+        get { credentialsBox?.value }
+        set { credentialsBox = newValue.map(Box.init) }
+    }
+    private var credentialsBox: Box<SASLCredentials>?
     private var login: LoginDriver?
     private var brokerVersions: ApiVersionsResponse?
     private var reauthGeneration = 0
-    private var closeWhenFlushed: CloseReason?
+    private var closeWhenFlushed: CloseReason? {
+        get { closeWhenFlushedBox?.value }
+        set { closeWhenFlushedBox = newValue.map(Box.init) }
+    }
+    private var closeWhenFlushedBox: Box<CloseReason>?
     private var upstreamServers: [ProxyConfig.HostPort] = []
 
     init(id: UInt64, fd: Int32, clientAddress: SocketAddress, route: Route, cluster: String, hidesLeaderEpochs: Bool,
@@ -60,18 +78,24 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         self.loop = loop
         self.loopMetrics = loopMetrics
         self.context = context
-        credentials = context.config.cluster(named: cluster)?.sasl?.credentials
+        credentialsBox = (context.config.cluster(named: cluster)?.sasl?.credentials).map(Box.init)
         machine = ConnectionMachine(settings: .init(route: route, cluster: cluster, context: context, limits: limits),
                                     policy: SharedConnectionPolicy(context: context, cluster: cluster))
         queue = loop.makeConnectionQueue(label: "kafka-proxy.conn.\(id)")
         client = SocketChannel(fd: fd, queue: queue, loop: loop)
-        timer = DispatchSource.makeTimerSource(queue: queue)
-        logger = context.logger
+        Syscall.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+    }
+
+    private var logger: Logger {
+        if let cachedLogger { return cachedLogger }
+        var logger = context.logger
         logger[metadataKey: "conn"] = "\(id)"
         logger[metadataKey: "client"] = "\(clientAddress)"
         logger[metadataKey: "route"] = "\(route)"
         logger[metadataKey: "cluster"] = "\(cluster)"
-        Syscall.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        if let upstreamLabel { logger[metadataKey: "upstream"] = "\(upstreamLabel)" }
+        cachedLogger = logger
+        return logger
     }
 
     private var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -82,12 +106,6 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
 
     func start(upstreams: [ProxyConfig.HostPort]) {
         client.delegate = self
-        timer.setEventHandler { [self] in
-            let hint = login.map { " (\($0.waitingDescription))" } ?? upstream?.tlsStallHint ?? ""
-            machine.timerFired(nowNanos: now, stallHint: hint)
-            run()
-        }
-        timer.activate()
         do throws(TLSError) {
             // listener.tls: the server handshake runs inside the channel while the upstream is dialled.
             if let engine = try context.tls.serverEngine() { client.startTLS(engine) }
@@ -117,7 +135,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             clusterName.withLock { $0 = cluster }
             credentials = context.config.cluster(named: cluster)?.sasl?.credentials
             upstreamServers = upstreams
-            logger[metadataKey: "cluster"] = "\(cluster)"
+            cachedLogger = nil
             machine.moveRequested(settings: .init(route: route, cluster: cluster, context: context, limits: limits),
                                   policy: SharedConnectionPolicy(context: context, cluster: cluster),
                                   timeoutSeconds: timeoutSeconds, awaitsResponses: awaitsResponses, nowNanos: now)
@@ -130,6 +148,13 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             machine.drainRequested(timeoutSeconds: timeoutSeconds, nowNanos: now)
             run()
         }
+    }
+
+    /// The deadline the machine scheduled has come (on the loop's queue).
+    func loopTimerFired() {
+        let hint = login.map { " (\($0.waitingDescription))" } ?? upstream?.tlsStallHint ?? ""
+        machine.timerFired(nowNanos: now, stallHint: hint)
+        run()
     }
 
     // MARK: SocketChannelDelegate
@@ -224,7 +249,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         case .dial(let index):
             dropUpstream()
             let target = targets[index]
-            logger[metadataKey: "upstream"] = "\(target.name)"
+            upstreamLabel = target.name
             do throws(UpstreamDialer.DialError) {
                 upstream = try UpstreamDialer.open(target, cluster: context.config.cluster(named: currentCluster), tls: context.tls,
                                                    queue: queue, loop: loop, delegate: self)
@@ -279,7 +304,9 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         case .pauseBroker: upstream?.pauseReading()
         case .resumeBroker: upstream?.resumeReading()
         case .schedule(let deadline):
-            timer.schedule(deadline: DispatchTime(uptimeNanoseconds: deadline), leeway: .milliseconds(50))
+            let timer = self.timer ?? loop.addTimer(for: self)
+            self.timer = timer
+            loop.schedule(timer, deadlineNanos: deadline)
         case .requestSeen(let request):
             loopMetrics.countRequest(apiKey: request.apiKey, apiVersion: request.apiVersion)
             context.protocolTrace.request(logger, apiKey: request.apiKey, apiVersion: request.apiVersion,
@@ -320,8 +347,8 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
         login = nil
         client.close()
         dropUpstream()
-        timer.cancel()
-        timer.setEventHandler(handler: nil)
+        if let timer { loop.removeTimer(timer) }
+        timer = nil
         context.sessionClosed(self)
     }
 
@@ -373,4 +400,10 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate {
             run()
         }
     }
+}
+
+/// A value kept out of line, for rarely set fields of a per-connection object.
+private final class Box<Value> {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -5,7 +5,7 @@ import Foundation
 import Logging
 import Prometheus
 import ProxyCore
-import ProxyRuntime
+@testable import ProxyRuntime
 
 /// A real `ProxyServer` (its listeners, loops and epoll poller) on free ports of 127.0.0.1, with a
 /// config written to a temp file the way an operator would, and its own metrics registry.
@@ -110,7 +110,7 @@ final class ProxyUnderTest {
 
     // MARK: metrics
 
-    var metricsText: String { registry.emitToString() }
+    var metricsText: String { server.context.metrics.emitToString() }
 
     /// The value of the sample `name{labels}` (labels as written, e.g. `reason="idle_timeout"`), 0 when absent.
     func metric(_ name: String, _ labels: String = "") -> Double {
