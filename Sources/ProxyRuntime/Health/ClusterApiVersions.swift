@@ -5,7 +5,7 @@ import Synchronization
 /// answers clients get to what every configured cluster supports. A failed probe keeps what the
 /// cluster answered before: a cluster that is down is still where a connection may be moved.
 final class ClusterApiVersions: Sendable {
-    private let known = Mutex<[String: ApiVersionRanges]>([:])
+    private let known = Locked<[String: ApiVersionRanges]>([:])
 
     func record(cluster: String, _ ranges: ApiVersionRanges) {
         known.withLock { $0[cluster] = ranges }

@@ -36,7 +36,7 @@ final class ClusterProbe: @unchecked Sendable {
     /// soon as it ends, or a failing cluster is seen only every other interval.
     private var tickMissed = false
     private var generation = 0
-    private let latestResult = Mutex<ProbeResult?>(nil)
+    private let latestResult = Locked<ProbeResult?>(nil)
     /// TLS clusters are probed over TLS (the same material and verification as connections).
     private let tls: TLSMaterials?
 

@@ -7,7 +7,7 @@ final class FailoverMetrics: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let reloadsOK: Counter
     private let reloadsFailed: Counter
-    private let configInfo = Mutex<ConfigInfoSeries?>(nil)
+    private let configInfo = Locked<ConfigInfoSeries?>(nil)
 
     private struct ConfigInfoSeries {
         var digest: ConfigDigest

@@ -17,9 +17,9 @@ final class ProxyMetrics: Sendable {
     let bytesFromClients: Counter
     let bytesFromBrokers: Counter
     let upstreamConnectFailures: Counter
-    private let errorCounters = Mutex<[String: Counter]>([:])
-    private let saslCounters = Mutex<[String: Counter]>([:])
-    private let latencyShards = Mutex<[(apiKey: Int16, shard: LatencyShard)]>([])
+    private let errorCounters = Locked<[String: Counter]>([:])
+    private let saslCounters = Locked<[String: Counter]>([:])
+    private let latencyShards = Locked<[(apiKey: Int16, shard: LatencyShard)]>([])
 
     static let latencyBuckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
@@ -215,11 +215,11 @@ final class LatencyShard: Sendable {
     }
 
     private let bounds: [Int64]
-    private let state: Mutex<Counts>
+    private let state: Locked<Counts>
 
     init(bounds: [Int64]) {
         self.bounds = bounds
-        state = Mutex(Counts(buckets: bounds.count + 1))
+        state = Locked(Counts(buckets: bounds.count + 1))
     }
 
     func record(nanoseconds: Int64) {

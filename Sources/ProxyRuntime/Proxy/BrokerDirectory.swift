@@ -20,16 +20,16 @@ final class BrokerDirectory: Sendable {
         var closed = false
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let startListener: @Sendable (_ port: UInt16) throws(ListenError) -> Listener
     private let onListenerFailure: @Sendable (ListenError) -> Void
     /// Called (outside the lock) when a cluster's broker takes a port for the first time.
-    private let onNewBroker: Mutex<(@Sendable (_ cluster: String, _ port: UInt16) -> Void)?> = Mutex(nil)
+    private let onNewBroker: Locked<(@Sendable (_ cluster: String, _ port: UInt16) -> Void)?> = Locked(nil)
 
     init(portRange: ClosedRange<UInt16>,
          startListener: @escaping @Sendable (UInt16) throws(ListenError) -> Listener,
          onListenerFailure: @escaping @Sendable (ListenError) -> Void) {
-        state = Mutex(State(map: AddressMap(portRange: portRange)))
+        state = Locked(State(map: AddressMap(portRange: portRange)))
         self.startListener = startListener
         self.onListenerFailure = onListenerFailure
     }

@@ -52,7 +52,7 @@ final class GroupMembers: Sendable {
         var pending: [GroupClient: Pending] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     let holdSeconds: UInt64
     /// Memory bound: the oldest (retired first) are forgotten beyond it.
     let maxMembers: Int

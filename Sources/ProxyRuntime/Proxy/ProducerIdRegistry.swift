@@ -13,7 +13,7 @@ final class ProducerIdRegistry: Sendable {
         var next = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let capacity: Int
 
     init(capacity: Int = 100_000) {

@@ -42,13 +42,13 @@ final class ProxyContext: Sendable {
     let repeatedErrors: RepeatedErrorLog
     /// `logging.protocol`: a line per request and response.
     let protocolTrace: ProtocolTrace
-    private let state: Mutex<RunningConfig>
+    private let state: Locked<RunningConfig>
 
     init(config: ProxyConfig, digest: ConfigDigest, logger: Logger, metrics: ProxyMetrics, directory: BrokerDirectory) {
         self.logger = logger
         self.metrics = metrics
         self.directory = directory
-        state = Mutex(RunningConfig(config: config, activeCluster: config.activeCluster, generation: 1,
+        state = Locked(RunningConfig(config: config, activeCluster: config.activeCluster, generation: 1,
                                     digest: digest, lastReload: nil, lastSwitch: nil))
         rewriter = ResponseRewriter(advertisedHost: config.listener.advertisedHost)
         sessions = SessionRegistry()
@@ -72,7 +72,7 @@ final class ProxyContext: Sendable {
 
 /// Every open client connection, for limits, drain and /status.
 final class SessionRegistry: Sendable {
-    private let sessions = Mutex<[UInt64: ProxySession]>([:])
+    private let sessions = Locked<[UInt64: ProxySession]>([:])
     private let nextId = Atomic<UInt64>(1)
     private let accepted = Atomic<UInt64>(0)
 

@@ -48,8 +48,8 @@ public final class ProxyServer: Sendable {
     private let acceptQueue = DispatchQueue(label: "kafka-proxy.accept")
     private let controlQueue = DispatchQueue(label: "kafka-proxy.control")
     private let bindAddress: SocketAddress
-    private let state: Mutex<State>
-    private let rejectLog = Mutex<UInt64>(0)
+    private let state: Locked<State>
+    private let rejectLog = Locked<UInt64>(0)
     private let onLoggingChange: @Sendable (ProxyConfig.Logging) -> Void
 
     /// `digest`: of the file `config` was read from; without a file, of the config's YAML rendering.
@@ -62,7 +62,7 @@ public final class ProxyServer: Sendable {
         self.onLoggingChange = onLoggingChange
         loopMetrics = group.loops.map { _ in LoopMetrics(metrics: metrics) }
         failoverMetrics = FailoverMetrics(registry: registry)
-        state = Mutex(State(controller: FailoverController(config: config)))
+        state = Locked(State(controller: FailoverController(config: config)))
         do {
             bindAddress = try SocketAddress.resolve(host: config.listener.host, port: 0, passive: true)[0]
         } catch {

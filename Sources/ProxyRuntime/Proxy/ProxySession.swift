@@ -25,7 +25,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate, LoopTimerT
     /// The cluster this connection relays to; a switch moves it (or drains the connection).
     /// Read by the server's registry from other threads.
     var cluster: String { clusterName.withLock { $0 } }
-    private let clusterName: Mutex<String>
+    private let clusterName: Locked<String>
     private let limits: ProxyConfig.Limits
     private let hidesLeaderEpochs: Bool
     let clientAddress: SocketAddress
@@ -71,7 +71,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate, LoopTimerT
          loop: EventLoop, loopMetrics: LoopMetrics, context: ProxyContext, limits: ProxyConfig.Limits) {
         self.id = id
         self.route = route
-        clusterName = Mutex(cluster)
+        clusterName = Locked(cluster)
         self.limits = limits
         self.hidesLeaderEpochs = hidesLeaderEpochs
         self.clientAddress = clientAddress

@@ -107,7 +107,7 @@ extension BlockingExecutor {
     /// (the rest of the logins queue, and those whose connection gave up are skipped).
     static let loginWidth = 4
 
-    private static let lanes = Mutex<[String: BlockingExecutor]>([:])
+    private static let lanes = Locked<[String: BlockingExecutor]>([:])
 
     /// The executor for the logins of one lane (a cluster): a cluster whose KDC hangs fills its
     /// own threads, not those of another cluster.

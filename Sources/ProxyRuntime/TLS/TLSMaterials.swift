@@ -21,7 +21,7 @@ final class TLSMaterials: Sendable {
     private let logger: Logger
     private let pollSeconds: Int
     private let queue = DispatchQueue(label: "kafka-proxy.tls-watch")
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
 
     init(logger: Logger, pollSeconds: Int = 2) {
         self.logger = logger
