@@ -5,10 +5,13 @@ public struct FetchRequest: Equatable, Sendable {
         public var partition: Int32
         public var fetchOffset: Int64
         public var partitionMaxBytes: Int32
-        public init(partition: Int32, fetchOffset: Int64, partitionMaxBytes: Int32 = 1 << 20) {
+        /// Version 9+; -1: unknown (the broker does not check it).
+        public var currentLeaderEpoch: Int32
+        public init(partition: Int32, fetchOffset: Int64, partitionMaxBytes: Int32 = 1 << 20, currentLeaderEpoch: Int32 = -1) {
             self.partition = partition
             self.fetchOffset = fetchOffset
             self.partitionMaxBytes = partitionMaxBytes
+            self.currentLeaderEpoch = currentLeaderEpoch
         }
     }
 
@@ -61,7 +64,7 @@ public struct FetchRequest: Equatable, Sendable {
             w.writeArrayCount(t.partitions.count, flexible: flex)
             for p in t.partitions {
                 w.writeInt32(p.partition)
-                if version >= 9 { w.writeInt32(-1) }  // current leader epoch: unknown
+                if version >= 9 { w.writeInt32(p.currentLeaderEpoch) }
                 w.writeInt64(p.fetchOffset)
                 if version >= 12 { w.writeInt32(-1) } // last fetched epoch: unknown
                 if version >= 5 { w.writeInt64(-1) }  // log start offset: consumers send -1

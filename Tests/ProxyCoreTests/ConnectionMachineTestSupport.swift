@@ -108,19 +108,21 @@ struct MachineDriver {
 
     static let second: UInt64 = 1_000_000_000
 
-    init(login: String? = nil, translates: Bool = false, policy: FakePolicy = FakePolicy(),
+    init(login: String? = nil, translates: Bool = false, clearsLeaderEpochs: Bool = false, policy: FakePolicy = FakePolicy(),
          idleSeconds: Int = 30, maxRequestBytes: Int = 1 << 20) {
         machine = ConnectionMachine(
-            settings: Self.settings(cluster: "primary", login: login, translates: translates, idleSeconds: idleSeconds,
+            settings: Self.settings(cluster: "primary", login: login, translates: translates,
+                                    clearsLeaderEpochs: clearsLeaderEpochs, idleSeconds: idleSeconds,
                                     maxRequestBytes: maxRequestBytes),
             policy: policy)
     }
 
-    static func settings(cluster: String, login: String? = nil, translates: Bool = false, idleSeconds: Int = 30,
-                         maxRequestBytes: Int = 1 << 20, topicPrefix: String? = nil) -> ConnectionMachine.Settings {
+    static func settings(cluster: String, login: String? = nil, translates: Bool = false, clearsLeaderEpochs: Bool = false,
+                         idleSeconds: Int = 30, maxRequestBytes: Int = 1 << 20,
+                         topicPrefix: String? = nil) -> ConnectionMachine.Settings {
         .init(route: "bootstrap", cluster: cluster, connectTimeoutSeconds: 10, idleTimeoutSeconds: idleSeconds,
               maxRequestBytes: maxRequestBytes, maxResponseBytes: 1 << 20, loginMechanism: login,
-              translatesProducers: translates, topicPrefix: topicPrefix)
+              translatesProducers: translates, clearsLeaderEpochs: clearsLeaderEpochs, topicPrefix: topicPrefix)
     }
 
     mutating func drain() -> [Recorded] {

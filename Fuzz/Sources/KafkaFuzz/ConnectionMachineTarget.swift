@@ -24,11 +24,13 @@ extension FuzzTargets {
         let flags = control.byte()
         let login = flags & 1 != 0
         let translates = flags & 2 != 0
-        let plain = !login && !translates
+        let clearsEpochs = flags & 8 != 0
+        let plain = !login && !translates && !clearsEpochs
         var machine = ConnectionMachine(
             settings: .init(route: "bootstrap", cluster: "c", connectTimeoutSeconds: 10, idleTimeoutSeconds: 2,
                             maxRequestBytes: 1 << 16, maxResponseBytes: 1 << 16,
-                            loginMechanism: login ? "PLAIN" : nil, translatesProducers: translates),
+                            loginMechanism: login ? "PLAIN" : nil, translatesProducers: translates,
+                            clearsLeaderEpochs: clearsEpochs),
             // A plain connection answers nothing itself: what it forwards is a prefix of what it got.
             policy: FuzzPolicy(holdsFetches: flags & 4 != 0 && !plain))
         var now: UInt64 = 1_000_000_000

@@ -315,7 +315,7 @@ enum FuzzTargets {
     /// refusal reads back with every partition of the request, each with the error.
     static func groupRequests(_ data: [UInt8]) {
         var control = Control(data)
-        let api = control.byte() % 5
+        let api = control.byte() % 6
         let body = control.rest
         switch api {
         case 0:
@@ -347,9 +347,18 @@ enum FuzzTargets {
             guard let beat = try? HeartbeatMember.decode(body: Array(body.dropFirst()), version: version) else { return }
             check((try? HeartbeatMember.decode(body: beat.encoded(version: version), version: version)) == beat,
                   "Heartbeat v\(version) round trip")
-        default:
+        case 4:
             let version = Int16(control.byte() % UInt8(SyncGroupMember.maxVersion + 1))
             _ = try? SyncGroupMember.decode(body: Array(body.dropFirst()), version: version)
+        default:
+            // A Fetch whose epochs the proxy clears: same length, a second pass finds nothing to clear.
+            let version = Int16(control.byte() % 18)
+            let frame = Array(body.dropFirst())
+            guard let cleared = frame.withUnsafeBytes({ FetchLeaderEpochs.cleared(frame: $0, bodyStart: 0, version: version) })
+            else { return }
+            check(cleared.count == frame.count, "Fetch v\(version) epochs cleared changed the length")
+            check(cleared.withUnsafeBytes { FetchLeaderEpochs.cleared(frame: $0, bodyStart: 0, version: version) } == nil,
+                  "Fetch v\(version) epochs left after clearing")
         }
     }
 }

@@ -99,6 +99,14 @@ extension ConnectionMachine {
            answersGroupRequest(request, frame, nowNanos: nowNanos) {
             return true
         }
+        if settings.clearsLeaderEpochs, apiKey == ApiKey.fetch.rawValue,
+           let cleared = FetchLeaderEpochs.cleared(frame: frame, bodyStart: 4 + request.headerLength,
+                                                   version: request.apiVersion) {
+            requestSeen(request, nowNanos: nowNanos)
+            if mapsTopicNames(apiKey: apiKey) { return sendMappedRequest(request, owned: cleared) }
+            actions.append(.sendToBroker(.owned(cleared)))
+            return true
+        }
         if settings.translatesProducers, TransactionGuard.inspects(apiKey: apiKey) {
             // One copy for both: the guard and the translator patch the same payload.
             var payload = Array(UnsafeRawBufferPointer(rebasing: frame[4...]))

@@ -25,6 +25,8 @@ public struct ConnectionMachine {
         public var loginMechanism: String?
         /// Producers of another cluster may arrive (after a switch): Produce batches are translated.
         public var translatesProducers: Bool
+        /// Metadata hides leader epochs (more than one cluster): Fetch requests carry none either.
+        public var clearsLeaderEpochs: Bool
         /// How long a client that closed waits for its requests to reach the broker.
         public var flushSeconds: Int
         /// The cluster's `topicPrefix`: requests and responses that carry topic names are mapped.
@@ -34,8 +36,8 @@ public struct ConnectionMachine {
 
         public init(route: String, cluster: String, connectTimeoutSeconds: Int, idleTimeoutSeconds: Int,
                     maxRequestBytes: Int, maxResponseBytes: Int, loginMechanism: String? = nil,
-                    translatesProducers: Bool = false, flushSeconds: Int = 5, topicPrefix: String? = nil,
-                    sniffsTLSClientHello: (@Sendable (UnsafeRawBufferPointer) -> Bool)? = nil) {
+                    translatesProducers: Bool = false, clearsLeaderEpochs: Bool = false, flushSeconds: Int = 5,
+                    topicPrefix: String? = nil, sniffsTLSClientHello: (@Sendable (UnsafeRawBufferPointer) -> Bool)? = nil) {
             self.route = route
             self.cluster = cluster
             self.connectTimeoutSeconds = connectTimeoutSeconds
@@ -44,6 +46,7 @@ public struct ConnectionMachine {
             self.maxResponseBytes = maxResponseBytes
             self.loginMechanism = loginMechanism
             self.translatesProducers = translatesProducers
+            self.clearsLeaderEpochs = clearsLeaderEpochs
             self.flushSeconds = flushSeconds
             self.topicPrefix = topicPrefix
             self.sniffsTLSClientHello = sniffsTLSClientHello
@@ -137,7 +140,8 @@ public struct ConnectionMachine {
         self.settings = settings
         self.policy = policy
         topicNames = TopicNames(prefix: settings.topicPrefix)
-        let framing = settings.loginMechanism != nil || settings.translatesProducers || settings.topicPrefix != nil
+        let framing = settings.loginMechanism != nil || settings.translatesProducers || settings.clearsLeaderEpochs
+            || settings.topicPrefix != nil
         requests = RequestRelay(maxFrameBytes: settings.maxRequestBytes, mode: framing ? .framing : .streaming)
         responses = ResponseRelay(maxFrameBytes: settings.maxResponseBytes)
     }

@@ -81,6 +81,7 @@ extension ConnectionMachine.Settings {
                   maxResponseBytes: limits.maxResponseBytes,
                   loginMechanism: context.config.cluster(named: cluster)?.sasl?.credentials.mechanism.rawValue,
                   translatesProducers: context.producerIds.mayTranslate(on: cluster) || context.groups.anyPending(on: cluster),
+                  clearsLeaderEpochs: context.running.hidesLeaderEpochs,
                   topicPrefix: context.config.cluster(named: cluster)?.topicPrefix,
                   sniffsTLSClientHello: context.tls.listenerUsesTLS ? nil : Self.looksLikeClientHello)
     }
