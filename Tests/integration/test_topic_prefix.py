@@ -67,12 +67,7 @@ def test_prefixed_dr_keeps_the_application_topic_names(cluster_pair, prefix_prox
     if client == "kafka-python":
         conf = dict(enable_idempotence=False, **pair.primary.kafka_python_kwargs)
     loop = pausable(LOOPS[client](p.bootstrap, topic, interval=0.01, **conf)).start()
-    # aiokafka's group member moved onto the mock cluster's dr gets GROUP_ID_NOT_FOUND to its heartbeats
-    # there, rejoins only after ~30 s and then reads only part of dr's records within a minute (no
-    # mapping error is logged; whether a prefix plays a part is not known yet). On the mock its
-    # producer is tested; the group is confluent-kafka's.
-    group_client = "confluent-kafka" if (client, pair.kind) == ("aiokafka", "mock") else client
-    reader = GroupReader(group_client, p.bootstrap, topic, group, kafka_python_kwargs=pair.primary.kafka_python_kwargs)
+    reader = GroupReader(client, p.bootstrap, topic, group, kafka_python_kwargs=pair.primary.kafka_python_kwargs)
     seen_on_dr = None
     report = []
     try:
