@@ -151,6 +151,10 @@ def test_status_shows_each_reload_whole(pair, failover_proxy, failover_report):
             actives.append(active)
             wait_until(lambda: (p.status_or_none() or {}).get("configDigest") == digests[-1], RELOAD_TIMEOUT,
                        "reload %d applied" % (i + 1), interval=0.02, detail=p.describe)
+            # A rename applies within milliseconds: let the poller read each generation a few times,
+            # so every one is checked and not only those that happened to fall between two reads.
+            wait_until(lambda: sum(1 for st in list(seen) if st["configDigest"] == digests[-1]) >= 3, RELOAD_TIMEOUT,
+                       "the poller reading reload %d" % (i + 1), interval=0.01, detail=p.describe)
     finally:
         stop.set()
         poller.join(5)
