@@ -112,7 +112,8 @@ final class ConnectionFailureTests: ConnectionTestCase {
         // The other connection is untouched.
         good.send(Frames.produceRequest(correlationId: 2, acks: 1))
         XCTAssertEqual(good.readFrame(timeout: 10), Frames.produceResponse(correlationId: 2), file: file, line: line)
-        XCTAssertEqual(proxy.metric("kafka_proxy_connections_active"), 1, file: file, line: line)
+        XCTAssertTrue(waitUntil(timeout: 5) { proxy.metric("kafka_proxy_connections_active") == 1 }, proxy.metricsText,
+                      file: file, line: line)
     }
 
     func testBrokerClosingWithResponsesOutstandingClosesTheClient() throws {
@@ -178,7 +179,7 @@ final class ConnectionFailureTests: ConnectionTestCase {
         let end = third.waitForEnd(timeout: 10)
         XCTAssertEqual(end.ending, .eof, "accepted, then closed")
         XCTAssertLessThan(end.seconds, 2)
-        XCTAssertEqual(proxy.metric("kafka_proxy_connections_rejected_total"), 1)
+        XCTAssertTrue(waitUntil(timeout: 5) { proxy.metric("kafka_proxy_connections_rejected_total") == 1 }, proxy.metricsText)
         XCTAssertEqual(broker.nonProbeConnections.count, 2, "no upstream connection for a refused client")
         for (client, id) in [(first, Int32(3)), (second, 4)] {
             client.send(Frames.apiVersionsRequest(correlationId: id))

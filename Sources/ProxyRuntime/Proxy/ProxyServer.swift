@@ -144,8 +144,9 @@ public final class ProxyServer: Sendable {
         }
         // Only this (accept) queue adds sessions, so the count cannot grow between check and add.
         guard context.sessions.count < running.config.limits.maxConnections else {
-            Glibc.close(fd)
+            // Counted before the close: whoever sees the EOF also sees it counted.
             context.metrics.connectionsRejected.increment()
+            Glibc.close(fd)
             logRejection(limit: running.config.limits.maxConnections)
             return
         }
