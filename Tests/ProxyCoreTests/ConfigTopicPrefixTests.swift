@@ -60,4 +60,15 @@ final class ConfigTopicPrefixTests: XCTestCase {
         XCTAssertTrue(printed.contains("    topicPrefix: \"primary.\"\n"), printed)
         XCTAssertEqual(try ConfigLoader.parse(yaml: printed, fileName: "printed.yaml").clusters, config.clusters)
     }
+
+    func testChangedKeysNameWhatAReloadChanged() throws {
+        let config = try XCTUnwrap(parseConfig(yaml("primary.")))
+        let before = try XCTUnwrap(config.cluster(named: "dr"))
+        XCTAssertEqual(before.changedKeys(from: before), [])
+        var after = before
+        after.topicPrefix = "dc1."
+        XCTAssertEqual(after.changedKeys(from: before), ["topicPrefix"])
+        after.bootstrapServers = [ProxyConfig.HostPort(host: "dr-1", port: 9092)]
+        XCTAssertEqual(after.changedKeys(from: before), ["bootstrapServers", "topicPrefix"])
+    }
 }

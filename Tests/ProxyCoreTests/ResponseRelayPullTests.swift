@@ -63,7 +63,9 @@ final class ResponseRelayPullTests: XCTestCase {
                         switch event {
                         case .forward(let bytes): events.append(.forward(Array(bytes)))
                         case .forwardPrefix(let prefix): events.append(.forwardPrefix(withUnsafeBytes(of: prefix.bigEndian) { Array($0) }))
-                        case .response(let request, let frameBytes): events.append(.response(request.correlationId, frameBytes))
+                        case .response(let request, let frameBytes, let collected):
+                            XCTAssertEqual(collected, Self.needsRewrite(request), "\(request.correlationId)")
+                            events.append(.response(request.correlationId, frameBytes))
                         case .rewrite(let request, let payload): events.append(.rewrite(request.correlationId, payload))
                         case .proxyResponse(let request, let payload): events.append(.proxyResponse(request.correlationId, payload))
                         case .localAnswer(let request):

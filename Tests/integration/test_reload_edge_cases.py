@@ -97,6 +97,7 @@ def test_invalid_edits_keep_running_config(pair, failover_proxy, failover_report
                 log = p.log_text()
                 assert "%s:%d:1: error: unknown key 'failovr'" % (p.config_path, row) in log, log[-2000:]
                 assert "%5d | failovr:" % row in log, log[-2000:]
+                assert last["error"].startswith("%s:%d:1: error:" % (p.config_path, row)), last["error"]
             assert after["err"] == before["err"] + 1, "%s: one edit counted %d times as an error reload" % (
                 name, after["err"] - before["err"])
             assert after["gen"] == before["gen"], "%s: configGeneration %s -> %s" % (name, before["gen"], after["gen"])

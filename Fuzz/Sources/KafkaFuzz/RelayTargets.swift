@@ -187,10 +187,11 @@ extension FuzzTargets {
                             out.append(contentsOf: bytes)
                         case .forwardPrefix(let prefix):
                             withUnsafeBytes(of: prefix.bigEndian) { out.append(contentsOf: $0) }
-                        case .response(let request, let frameBytes):
+                        case .response(let request, let frameBytes, let collected):
                             check(request == head && queue.count == before - 1, "response \(request.correlationId) was not the popped head")
                             check(frameBytes >= 8 && frameBytes <= 4 + maxFrame, "response of \(frameBytes) bytes")
-                            if needsRewrite(request) { awaitingRewrite = request.correlationId }
+                            check(collected == needsRewrite(request), "response \(request.correlationId) collected: \(collected)")
+                            if collected { awaitingRewrite = request.correlationId }
                             responses.append(request.correlationId)
                         case .rewrite(let request, let payload):
                             check(awaitingRewrite == request.correlationId, "rewrite without its response event")

@@ -117,6 +117,16 @@ extension ProxyConfig {
 
         /// The TLS settings when TLS is on for this cluster.
         public var enabledTLS: ClusterTLS? { tls?.enabled == true ? tls : nil }
+
+        /// The config keys (as spelt in the file) whose values differ from `other`'s.
+        public func changedKeys(from other: Cluster) -> [String] {
+            var keys: [String] = []
+            if bootstrapServers != other.bootstrapServers { keys.append("bootstrapServers") }
+            if tls != other.tls { keys.append("tls") }
+            if sasl != other.sasl { keys.append("sasl") }
+            if topicPrefix != other.topicPrefix { keys.append("topicPrefix") }
+            return keys
+        }
     }
 
     public struct Limits: Equatable, Sendable {

@@ -32,8 +32,8 @@ extension ConnectionMachine {
                     actions.append(.sendToClient(copying ? .owned(Array(bytes)) : .borrowed(bytes)))
                 case .forwardPrefix(let prefix):
                     actions.append(.sendToClient(.prefix(prefix)))
-                case .response(let request, let frameBytes):
-                    if collects(request) {
+                case .response(let request, let frameBytes, let isCollected):
+                    if isCollected {
                         collected = (request, frameBytes)
                     } else {
                         actions.append(.responseSeen(request, frameBytes: frameBytes,

@@ -17,8 +17,8 @@ public enum ResponseEvent {
     /// the next `.forward`. Send `withUnsafeBytes(of: prefix.bigEndian)`.
     case forwardPrefix(UInt64)
     /// A response to a client request was matched and popped from the in-flight queue (for
-    /// latency); for a pass-through frame its bytes follow as `.forward`, else `.rewrite` follows.
-    case response(InflightRequest, frameBytes: Int)
+    /// latency); for a pass-through frame its bytes follow as `.forward`; `collected`: `.rewrite` follows.
+    case response(InflightRequest, frameBytes: Int, collected: Bool)
     /// A whole frame to rewrite: its payload (size prefix excluded). The caller sends the
     /// rewritten payload with a new size prefix (`KafkaFrame.framed`).
     case rewrite(InflightRequest, [UInt8])
@@ -126,8 +126,8 @@ public struct ResponseRelay: Sendable {
                 emit(.borrowed(bytes))
             case .forwardPrefix(let prefix):
                 withUnsafeBytes(of: prefix.bigEndian) { emit(.owned(Array($0))) }
-            case .response(let request, let frameBytes):
-                if needsRewrite(request) {
+            case .response(let request, let frameBytes, let isCollected):
+                if isCollected {
                     collected = (request, frameBytes)
                 } else {
                     onResponse(request, frameBytes, nil)
@@ -232,7 +232,7 @@ public struct ResponseRelay: Sendable {
                 } else {
                     mode = .passing(request: request, seen: 8, frameBytes: total, owesPrefix: !startedHere)
                 }
-                return .response(request, frameBytes: total)
+                return .response(request, frameBytes: total, collected: false)
 
             case .skipping(let remaining):
                 guard index < count else { return flush(chunk, upTo: index) }
@@ -281,7 +281,7 @@ public struct ResponseRelay: Sendable {
                 inflight.popFirst()
                 if request.fromProxy { return .proxyResponse(request, takeCollected()) }
                 mode = .rewriting(request: request)
-                return .response(request, frameBytes: total)
+                return .response(request, frameBytes: total, collected: true)
 
             case .rewriting(let request):
                 mode = .idle

@@ -214,7 +214,9 @@ public final class ProxyServer: Sendable {
             do throws(ConfigErrors) {
                 loaded = try load()
             } catch {
-                let reason = error.errors.map(\.description).joined(separator: "; ")
+                // As `kafka-proxy check` names them: file:line:col, so the operator knows which file.
+                let file = error.fileName.map { "\($0):" } ?? ""
+                let reason = error.errors.map { file + $0.description }.joined(separator: "; ")
                 rejected(trigger: trigger, reason: reason, report: error.description)
                 return
             }
@@ -296,8 +298,9 @@ public final class ProxyServer: Sendable {
             perform(change)
         } else if let before = old.config.cluster(named: old.activeCluster),
                   let after = effective.cluster(named: old.activeCluster), before != after {
-            // Same cluster name, new bootstrap servers: reconnect everyone to them.
-            context.logger.warning("cluster \(old.activeCluster) changed its bootstrap servers: reconnecting clients")
+            // Same cluster, new servers, credentials or names: every connection reconnects to see them.
+            let keys = after.changedKeys(from: before).joined(separator: ", ")
+            context.logger.warning("cluster \(old.activeCluster) changed its \(keys): reconnecting clients")
             drainSessions(where: { _ in true }, timeoutSeconds: effective.failover.drainTimeoutSeconds)
         }
     }
