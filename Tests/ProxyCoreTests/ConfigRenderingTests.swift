@@ -31,6 +31,13 @@ final class ConfigRenderingTests: XCTestCase {
               |                  ^
 
         """)
+        // What /status shows of a rejected reload: the report's first lines, without the source.
+        var named = errors
+        named.fileName = "p.yaml"
+        XCTAssertEqual(named.headlines, [
+            "p.yaml: error: missing required key 'listener'",
+            "p.yaml:4:18: error: logging.level must be one of trace|debug|info|warning|error, got 'loud'",
+        ])
     }
 
     func testGutterWidensForLongFilesAndCaretKeepsTabs() {

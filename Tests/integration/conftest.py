@@ -524,22 +524,30 @@ class ProxyFactory:
         return p
 
     def teardown(self):
-        problems = []
-        for p in self.started:
-            rc = p.stop(15)
-            if rc != 0:
-                problems.append("kafka-proxy (%s) exit code after SIGTERM: %s\n%s"
-                                % (p.config_path, "no exit within 15s" if rc is None else rc,
-                                   _tail(p.log_path, 40)))
-        return problems
+        return stop_proxies(self.started)
+
+
+def stop_proxies(started):
+    """SIGTERM each proxy; what did not exit cleanly, with its log's tail."""
+    problems = []
+    for p in started:
+        rc = p.stop(15)
+        if rc != 0:
+            problems.append("kafka-proxy (%s) exit code after SIGTERM: %s\n%s"
+                            % (p.config_path, "no exit within 15s" if rc is None else rc, _tail(p.log_path, 40)))
+    return problems
+
+
+def serve_factory(factory):
+    """A fixture's body: the factory for the test, then every proxy it started stopped and checked."""
+    yield factory
+    problems = factory.teardown()
+    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture
 def proxy(tmp_path):
-    factory = ProxyFactory(tmp_path)
-    yield factory
-    problems = factory.teardown()
-    assert not problems, "\n".join(problems)
+    yield from serve_factory(ProxyFactory(tmp_path))
 
 
 @pytest.fixture

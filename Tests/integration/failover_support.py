@@ -386,10 +386,7 @@ class FailoverProxyFactory(ProxyFactory):
 
 @pytest.fixture
 def failover_proxy(tmp_path):
-    factory = FailoverProxyFactory(tmp_path)
-    yield factory
-    problems = factory.teardown()
-    assert not problems, "\n".join(problems)
+    yield from conftest.serve_factory(FailoverProxyFactory(tmp_path))
 
 
 # --------------------------------------------------------------------------

@@ -88,22 +88,12 @@ class HardenedProxyFactory:
         return list(self.started)
 
     def teardown(self):
-        problems = []
-        for p in self.started:
-            rc = p.stop(15)
-            if rc != 0:
-                problems.append("kafka-proxy (%s) exit code after SIGTERM: %s\n%s"
-                                % (p.config_path, "no exit within 15s" if rc is None else rc,
-                                   conftest._tail(p.log_path, 40)))
-        return problems
+        return conftest.stop_proxies(self.started)
 
 
 @pytest.fixture
 def hardened_proxy(tmp_path):
-    factory = HardenedProxyFactory(tmp_path)
-    yield factory
-    problems = factory.teardown()
-    assert not problems, "\n".join(problems)
+    yield from conftest.serve_factory(HardenedProxyFactory(tmp_path))
 
 
 # --------------------------------------------------------------------------

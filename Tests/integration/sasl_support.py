@@ -204,10 +204,7 @@ class SaslProxyFactory(ProxyFactory):
 
 @pytest.fixture
 def sasl_proxy(tmp_path):
-    factory = SaslProxyFactory(tmp_path)
-    yield factory
-    problems = factory.teardown()
-    assert not problems, "\n".join(problems)
+    yield from conftest.serve_factory(SaslProxyFactory(tmp_path))
 
 
 def write_secret(path, value):

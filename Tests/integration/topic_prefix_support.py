@@ -61,10 +61,7 @@ class PrefixProxyFactory(FailoverProxyFactory):
 
 @pytest.fixture
 def prefix_proxy(tmp_path):
-    factory = PrefixProxyFactory(tmp_path)
-    yield factory
-    problems = factory.teardown()
-    assert not problems, "\n".join(problems)
+    yield from conftest.serve_factory(PrefixProxyFactory(tmp_path))
 
 
 class TestMirror:

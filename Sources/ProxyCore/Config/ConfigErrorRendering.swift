@@ -1,4 +1,15 @@
 extension ConfigErrors {
+    /// One line per error, as the report begins each: `file:line:column: error: ...` (`file: error: ...`
+    /// for an error with no place in the file).
+    public var headlines: [String] {
+        errors.map { Self.headline($0, fileName: fileName ?? "config") }
+    }
+
+    static func headline(_ error: ConfigError, fileName: String) -> String {
+        guard let line = error.line else { return "\(fileName): error: \(error.message)" }
+        return "\(fileName):\(line):\(max(1, error.column ?? 1)): error: \(error.message)"
+    }
+
     /// Compiler-style report, one block per error:
     ///
     ///     config.yaml:12:5: error: unknown key 'bootstrapServer' in clusters.primary (did you mean 'bootstrapServers'?)
@@ -12,12 +23,9 @@ extension ConfigErrors {
         let gutter = max(5, String(widestLine).count)
         var out = ""
         for error in errors {
-            guard let line = error.line else {
-                out += "\(fileName): error: \(error.message)\n"
-                continue
-            }
+            out += Self.headline(error, fileName: fileName) + "\n"
+            guard let line = error.line else { continue }
             let column = max(1, error.column ?? 1)
-            out += "\(fileName):\(line):\(column): error: \(error.message)\n"
             guard line >= 1, line <= lines.count else { continue }
             let text = lines[line - 1]
             let number = String(line)

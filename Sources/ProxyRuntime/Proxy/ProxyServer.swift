@@ -214,9 +214,8 @@ public final class ProxyServer: Sendable {
             do throws(ConfigErrors) {
                 loaded = try load()
             } catch {
-                // As `kafka-proxy check` names them: file:line:col, so the operator knows which file.
-                let file = error.fileName.map { "\($0):" } ?? ""
-                let reason = error.errors.map { file + $0.description }.joined(separator: "; ")
+                // As `kafka-proxy check` begins each: the operator sees which file and where.
+                let reason = error.headlines.joined(separator: "; ")
                 rejected(trigger: trigger, reason: reason, report: error.description)
                 return
             }
