@@ -35,7 +35,9 @@ from sasl_support import SaslGatedTansu
 from test_sasl_gssapi import PASSWORD, gssapi_plugin_present
 
 CONNECT_TIMEOUT_S = 10      # ProxyContext.connectTimeoutSeconds
-MAX_ACK_GAP_S = 0.100
+# A login that blocked a loop would stop its connections for the KDC's timeout (seconds); a busy
+# machine alone has shown 109 ms with a 16 ms calm baseline, so the floor sits well above that.
+MAX_ACK_GAP_S = 0.300
 MAX_LOADED_GAP_S = 1.0      # what a busy machine may add, at most (a blocked loop: 10 s and more)
 BASELINE_S = 4
 PRODUCE_EVERY_S = 0.010
