@@ -47,9 +47,7 @@ public struct DescribeClusterResponse: Equatable, Sendable {
     public static let maxVersion: Int16 = 2
 
     public static func decode(from r: inout ByteReader, version: Int16) throws -> DescribeClusterResponse {
-        guard version >= 0 && version <= maxVersion else {
-            throw KafkaProtocolError(.unsupportedVersion, "DescribeClusterResponse v\(version)")
-        }
+        try KafkaProtocolError.checkVersion(version, upTo: maxVersion, of: "DescribeClusterResponse")
         let throttle = try r.readInt32()
         let errorCode = try r.readInt16()
         let errorMessage = try r.readCompactNullableString()

@@ -50,9 +50,7 @@ public struct FindCoordinatorResponse: Equatable, Sendable {
     public static let maxVersion: Int16 = 6
 
     public static func decode(from r: inout ByteReader, version: Int16) throws -> FindCoordinatorResponse {
-        guard version >= 0 && version <= maxVersion else {
-            throw KafkaProtocolError(.unsupportedVersion, "FindCoordinatorResponse v\(version)")
-        }
+        try KafkaProtocolError.checkVersion(version, upTo: maxVersion, of: "FindCoordinatorResponse")
         let flex = version >= 3
         var out = FindCoordinatorResponse()
         if version >= 1 { out.throttleTimeMs = try r.readInt32() }

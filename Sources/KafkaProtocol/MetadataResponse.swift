@@ -96,9 +96,7 @@ public struct MetadataResponse: Equatable, Sendable {
     public static let maxVersion: Int16 = 13
 
     public static func decode(from r: inout ByteReader, version: Int16) throws -> MetadataResponse {
-        guard version >= 0 && version <= maxVersion else {
-            throw KafkaProtocolError(.unsupportedVersion, "MetadataResponse v\(version)")
-        }
+        try KafkaProtocolError.checkVersion(version, upTo: maxVersion, of: "MetadataResponse")
         let flex = version >= 9
         let throttle = version >= 3 ? try r.readInt32() : 0
         let nb = try r.readArrayCount(flexible: flex, minElementSize: 10)
