@@ -37,6 +37,22 @@ public enum CommittedOffsets {
         var commitTimestamp: Bool = false
     }
 
+    /// Reads the array and the request's own tagged fields, which end the request: both requests
+    /// carry the array last.
+    static func readToEnd(_ r: inout ByteReader, _ layout: Layout, of what: String) throws -> [Topic] {
+        let topics = try read(&r, layout)
+        if layout.flexible { try r.skipTaggedFields() }
+        try r.expectEnd(what)
+        return topics
+    }
+
+    /// Writes the array and the request's own (empty) tagged fields: the end of the request.
+    static func writeToEnd(_ topics: [Topic], _ w: inout ByteWriter, _ layout: Layout) -> [UInt8] {
+        write(topics, to: &w, layout)
+        w.writeTaggedFields([], if: layout.flexible)
+        return w.bytes
+    }
+
     static func read(_ r: inout ByteReader, _ layout: Layout) throws -> [Topic] {
         let flex = layout.flexible
         let topicCount = try r.readArrayCount(flexible: flex, minElementSize: 2)

@@ -1,6 +1,6 @@
 /// A minimal Fetch request (api key 1) for tests and load generation: one consumer (replica id -1),
 /// no fetch session, no forgotten topics. Encodes v4-17.
-public struct FetchRequest: Equatable, Sendable {
+public struct FetchRequest: Equatable, Sendable, KafkaEncodable {
     public struct Partition: Equatable, Sendable {
         public var partition: Int32
         public var fetchOffset: Int64
@@ -76,11 +76,5 @@ public struct FetchRequest: Equatable, Sendable {
         if version >= 7 { w.writeArrayCount(0, flexible: flex) }
         if version >= 11 { w.writeString(rackId, flexible: flex) }
         w.writeTaggedFields([], if: flex)
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
     }
 }

@@ -25,10 +25,18 @@ public struct GroupMemberRequest<API: GroupMemberAPI>: Equatable, Sendable {
                     memberId: try r.readString(flexible: flex))
     }
 
-    func writeMember(_ w: inout ByteWriter, flexible: Bool) {
-        w.writeString(groupId, flexible: flexible)
+    /// The member, its group_instance_id (v3+ in both requests), what `rest` writes, the tagged fields.
+    func encodedMember(version: Int16, groupInstanceId: String?,
+                       rest: (inout ByteWriter, _ flexible: Bool) -> Void = { _, _ in }) -> [UInt8] {
+        let flex = version >= Self.flexibleFrom
+        var w = ByteWriter()
+        w.writeString(groupId, flexible: flex)
         w.writeInt32(generationId)
-        w.writeString(memberId, flexible: flexible)
+        w.writeString(memberId, flexible: flex)
+        if version >= 3 { w.writeNullableString(groupInstanceId, flexible: flex) }
+        rest(&w, flex)
+        w.writeTaggedFields([], if: flex)
+        return w.bytes
     }
 }
 
@@ -57,17 +65,13 @@ extension GroupMemberRequest where API == SyncGroupAPI {
 
     /// A whole SyncGroup request body with no assignments (a follower's), for tests and seeds.
     public func encodedRequest(version: Int16, groupInstanceId: String? = nil) -> [UInt8] {
-        let flex = version >= Self.flexibleFrom
-        var w = ByteWriter()
-        writeMember(&w, flexible: flex)
-        if version >= 3 { w.writeNullableString(groupInstanceId, flexible: flex) }
-        if version >= 5 {
-            w.writeNullableString("consumer", flexible: flex)
-            w.writeNullableString("range", flexible: flex)
+        encodedMember(version: version, groupInstanceId: groupInstanceId) { w, flex in
+            if version >= 5 {
+                w.writeNullableString("consumer", flexible: flex)
+                w.writeNullableString("range", flexible: flex)
+            }
+            w.writeArrayCount(0, flexible: flex)
         }
-        w.writeArrayCount(0, flexible: flex)
-        w.writeTaggedFields([], if: flex)
-        return w.bytes
     }
 }
 
@@ -159,12 +163,7 @@ extension GroupMemberRequest where API == HeartbeatAPI {
     }
 
     public func encoded(version: Int16, groupInstanceId: String? = nil) -> [UInt8] {
-        let flex = version >= Self.flexibleFrom
-        var w = ByteWriter()
-        writeMember(&w, flexible: flex)
-        if version >= 3 { w.writeNullableString(groupInstanceId, flexible: flex) }
-        w.writeTaggedFields([], if: flex)
-        return w.bytes
+        encodedMember(version: version, groupInstanceId: groupInstanceId)
     }
 
     /// A Heartbeat response body with this error: throttle_time_ms (v1+), error_code, tagged fields (v4+).

@@ -1,5 +1,5 @@
 /// Metadata response (api key 3), v0-13. Flexible from v9.
-public struct MetadataResponse: Equatable, Sendable {
+public struct MetadataResponse: Equatable, Sendable, KafkaEncodable, KafkaDecodable {
     public struct Broker: Equatable, Sendable {
         public var nodeId: Int32
         public var host: String
@@ -181,21 +181,6 @@ public struct MetadataResponse: Equatable, Sendable {
         if version >= 8 && version <= 10 { w.writeInt32(clusterAuthorizedOperations) }
         if version >= 13 { w.writeInt16(errorCode) }
         w.writeTaggedFields(taggedFields, if: flex)
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
-    }
-
-    /// Strict: the body must hold exactly one message. `decode(from:version:)` stops after the
-    /// message, so a caller can decide what trailing bytes mean.
-    public static func decode(_ body: [UInt8], version: Int16) throws -> MetadataResponse {
-        var r = ByteReader(body)
-        let message = try decode(from: &r, version: version)
-        try r.expectEnd("MetadataResponse v\(version)")
-        return message
     }
 
     mutating func rewriteEndpoints(_ rewrite: (inout BrokerEndpoint) -> Void) {

@@ -41,9 +41,7 @@ public struct OffsetCommitRequest: Equatable, Sendable {
         }
         if version >= 7 { request.groupInstanceId = try r.readNullableString(flexible: flex) }
         if (2...4).contains(version) { request.retentionTimeMs = try r.readInt64() }
-        request.topics = try CommittedOffsets.read(&r, Self.layout(version))
-        if flex { try r.skipTaggedFields() }
-        try r.expectEnd("OffsetCommit request")
+        request.topics = try CommittedOffsets.readToEnd(&r, layout(version), of: "OffsetCommit request")
         return request
     }
 
@@ -57,9 +55,7 @@ public struct OffsetCommitRequest: Equatable, Sendable {
         }
         if version >= 7 { w.writeNullableString(groupInstanceId, flexible: flex) }
         if (2...4).contains(version) { w.writeInt64(retentionTimeMs) }
-        CommittedOffsets.write(topics, to: &w, Self.layout(version))
-        w.writeTaggedFields([], if: flex)
-        return w.bytes
+        return CommittedOffsets.writeToEnd(topics, &w, Self.layout(version))
     }
 
     /// The partitions committed, by topic: what an answer must echo.

@@ -1,6 +1,6 @@
 /// Produce request (api key 0). The proxy only ever needs `acks` from it (acks = 0 means no
 /// response will come); the encoder exists for tests and load generation.
-public struct ProduceRequest: Equatable, Sendable {
+public struct ProduceRequest: Equatable, Sendable, KafkaEncodable {
     public struct Partition: Equatable, Sendable {
         public var index: Int32
         /// A pre-built record batch (see `RecordBatchBuilder`), or nil.
@@ -60,12 +60,6 @@ public struct ProduceRequest: Equatable, Sendable {
             w.writeTaggedFields([], if: flex)
         }
         w.writeTaggedFields([], if: flex)
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
     }
 
     /// `acks` of a Produce request body (the bytes after the request header), without allocating.

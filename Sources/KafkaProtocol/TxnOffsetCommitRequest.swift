@@ -44,9 +44,7 @@ public struct TxnOffsetCommitRequest: Equatable, Sendable {
             request.memberId = try r.readString(flexible: flex)
             request.groupInstanceId = try r.readNullableString(flexible: flex)
         }
-        request.topics = try CommittedOffsets.read(&r, Self.layout(version))
-        if flex { try r.skipTaggedFields() }
-        try r.expectEnd("TxnOffsetCommit request")
+        request.topics = try CommittedOffsets.readToEnd(&r, layout(version), of: "TxnOffsetCommit request")
         return request
     }
 
@@ -62,9 +60,7 @@ public struct TxnOffsetCommitRequest: Equatable, Sendable {
             w.writeString(memberId, flexible: flex)
             w.writeNullableString(groupInstanceId, flexible: flex)
         }
-        CommittedOffsets.write(topics, to: &w, Self.layout(version))
-        w.writeTaggedFields([], if: flex)
-        return w.bytes
+        return CommittedOffsets.writeToEnd(topics, &w, Self.layout(version))
     }
 
     /// The partitions committed, by topic: what an answer must echo.
