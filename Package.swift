@@ -23,7 +23,9 @@ let package = Package(
         // Pure Kafka wire codec: no I/O, no Foundation, no C modules.
         .target(name: "KafkaProtocol"),
         // Pure proxy decisions: config model, framing state, in-flight table, address map, rewriting.
-        .target(name: "ProxyCore", dependencies: ["KafkaProtocol", "ProxyYAML"]),
+        .target(name: "ProxyCore", dependencies: ["KafkaProtocol", "ProxyYAML", "TLSSettings"]),
+        // The TLS settings as plain values: the config model and the TLS engine both take them.
+        .target(name: "TLSSettings"),
         // libyaml (libyaml-dev): the config parser. Not Yams, which imports Foundation (issue 6: RSS).
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // YAML document -> node tree with marks; the only Swift module that imports libyaml.
@@ -36,7 +38,7 @@ let package = Package(
         // TLS engine over memory BIOs; the only Swift module that imports OpenSSL.
         .target(
             name: "ProxyTLS",
-            dependencies: ["COpenSSL", "CProxyShims", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["COpenSSL", "CProxyShims", "TLSSettings", .product(name: "Logging", package: "swift-log")]
         ),
         // SASL client (libsasl2 for PLAIN/SCRAM/GSSAPI, OAUTHBEARER); the only Swift module that imports libsasl2.
         .target(name: "ProxySASL", dependencies: ["CSASL", "KafkaProtocol"]),
@@ -67,9 +69,9 @@ let package = Package(
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol"]),
         .testTarget(name: "ProxyYAMLTests", dependencies: ["ProxyYAML"]),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KafkaProtocol"]),
-        .testTarget(name: "ProxyTLSTests", dependencies: ["ProxyTLS", "COpenSSL"]),
+        .testTarget(name: "ProxyTLSTests", dependencies: ["ProxyTLS", "TLSSettings", "COpenSSL"]),
         .testTarget(name: "ProxySASLTests", dependencies: ["ProxySASL", "CSASL", "KafkaProtocol"]),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ProxyTLS"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ProxyTLS", "TLSSettings"]),
         .testTarget(
             name: "ProxyRuntimeTests",
             dependencies: [
