@@ -23,7 +23,11 @@ let package = Package(
         // Pure Kafka wire codec: no I/O, no Foundation, no C modules.
         .target(name: "KafkaProtocol"),
         // Pure proxy decisions: config model, framing state, in-flight table, address map, rewriting.
-        .target(name: "ProxyCore", dependencies: ["KafkaProtocol", "ProxyYAML"]),
+        .target(name: "ProxyCore", dependencies: ["KafkaProtocol", "ProxyYAML", "TLSSettings", "SASLSettings"]),
+        // The TLS settings as plain values: the config model and the TLS engine both take them.
+        .target(name: "TLSSettings"),
+        // The SASL login settings as plain values: the config model and the SASL client both take them.
+        .target(name: "SASLSettings"),
         // libyaml (libyaml-dev): the config parser. Not Yams, which imports Foundation (issue 6: RSS).
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // YAML document -> node tree with marks; the only Swift module that imports libyaml.
@@ -36,10 +40,10 @@ let package = Package(
         // TLS engine over memory BIOs; the only Swift module that imports OpenSSL.
         .target(
             name: "ProxyTLS",
-            dependencies: ["COpenSSL", "CProxyShims", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["COpenSSL", "CProxyShims", "TLSSettings", .product(name: "Logging", package: "swift-log")]
         ),
         // SASL client (libsasl2 for PLAIN/SCRAM/GSSAPI, OAUTHBEARER); the only Swift module that imports libsasl2.
-        .target(name: "ProxySASL", dependencies: ["CSASL", "KafkaProtocol"]),
+        .target(name: "ProxySASL", dependencies: ["CSASL", "KafkaProtocol", "SASLSettings"]),
         // The Kafka-agnostic reactor: loops (epoll poller), listeners, non-blocking channels with
         // optional TLS, syscalls and socket addresses.
         .target(name: "Reactor", dependencies: ["CProxyShims", "ProxyTLS"]),
@@ -47,7 +51,7 @@ let package = Package(
         .target(
             name: "ProxyRuntime",
             dependencies: [
-                "KafkaProtocol", "ProxyCore", "CProxyShims", "ProxyTLS", "ProxySASL", "Reactor",
+                "KafkaProtocol", "ProxyCore", "CProxyShims", "ProxyTLS", "ProxySASL", "SASLSettings", "Reactor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 // Prometheus links these anyway; naming them keeps their `exact:` pins from being
@@ -66,14 +70,14 @@ let package = Package(
         ),
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol"]),
         .testTarget(name: "ProxyYAMLTests", dependencies: ["ProxyYAML"]),
-        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KafkaProtocol"]),
-        .testTarget(name: "ProxyTLSTests", dependencies: ["ProxyTLS", "COpenSSL"]),
-        .testTarget(name: "ProxySASLTests", dependencies: ["ProxySASL", "CSASL", "KafkaProtocol"]),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ProxyTLS"]),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KafkaProtocol", "SASLSettings"]),
+        .testTarget(name: "ProxyTLSTests", dependencies: ["ProxyTLS", "TLSSettings", "COpenSSL"]),
+        .testTarget(name: "ProxySASLTests", dependencies: ["ProxySASL", "SASLSettings", "CSASL", "KafkaProtocol"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ProxyTLS", "TLSSettings"]),
         .testTarget(
             name: "ProxyRuntimeTests",
             dependencies: [
-                "ProxyRuntime", "ProxyCore", "KafkaProtocol", "ProxySASL",
+                "ProxyRuntime", "ProxyCore", "KafkaProtocol", "ProxySASL", "SASLSettings",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

@@ -1,5 +1,5 @@
 /// ApiVersions request (api key 18), v0-4.
-public struct ApiVersionsRequest: Equatable, Sendable {
+public struct ApiVersionsRequest: Equatable, Sendable, KafkaEncodable {
     /// Version 3+.
     public var clientSoftwareName: String
     public var clientSoftwareVersion: String
@@ -23,11 +23,5 @@ public struct ApiVersionsRequest: Equatable, Sendable {
         let name = try r.readCompactString()
         let ver = try r.readCompactString()
         return ApiVersionsRequest(clientSoftwareName: name, clientSoftwareVersion: ver, taggedFields: try r.readTaggedFields())
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
     }
 }

@@ -3,7 +3,7 @@
 /// A broker that does not support the requested version answers with error 35 UNSUPPORTED_VERSION
 /// and a v0 body, whatever version was asked, so that any client can read it. `decode` detects that
 /// and sets `isV0Fallback`; `encode` then writes the v0 body again.
-public struct ApiVersionsResponse: Equatable, Sendable {
+public struct ApiVersionsResponse: Equatable, Sendable, KafkaEncodable, KafkaDecodable {
     public static let unsupportedVersionError: Int16 = 35
 
     public struct ApiVersion: Equatable, Sendable {
@@ -82,20 +82,5 @@ public struct ApiVersionsResponse: Equatable, Sendable {
         }
         if version >= 1 { w.writeInt32(throttleTimeMs) }
         w.writeTaggedFields(taggedFields, if: flex)
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
-    }
-
-    /// Strict: the body must hold exactly one message. `decode(from:version:)` stops after the
-    /// message, so a caller can decide what trailing bytes mean.
-    public static func decode(_ body: [UInt8], version: Int16) throws -> ApiVersionsResponse {
-        var r = ByteReader(body)
-        let message = try decode(from: &r, version: version)
-        try r.expectEnd("ApiVersionsResponse v\(version)")
-        return message
     }
 }

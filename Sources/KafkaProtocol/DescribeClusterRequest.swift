@@ -1,5 +1,5 @@
 /// DescribeCluster request (api key 60), v0-2; flexible in every version.
-public struct DescribeClusterRequest: Equatable, Sendable {
+public struct DescribeClusterRequest: Equatable, Sendable, KafkaEncodable {
     public var includeClusterAuthorizedOperations: Bool
     /// Version 1+: 1 = brokers, 2 = controllers.
     public var endpointType: Int8
@@ -17,11 +17,5 @@ public struct DescribeClusterRequest: Equatable, Sendable {
         if version >= 1 { w.writeInt8(endpointType) }
         if version >= 2 { w.writeBool(includeFencedBrokers) }
         w.writeTaggedFields([])
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
     }
 }

@@ -1,5 +1,5 @@
 /// DescribeCluster response (api key 60), v0-2; flexible in every version.
-public struct DescribeClusterResponse: Equatable, Sendable {
+public struct DescribeClusterResponse: Equatable, Sendable, KafkaEncodable, KafkaDecodable {
     public struct Broker: Equatable, Sendable {
         public var brokerId: Int32
         public var host: String
@@ -47,9 +47,7 @@ public struct DescribeClusterResponse: Equatable, Sendable {
     public static let maxVersion: Int16 = 2
 
     public static func decode(from r: inout ByteReader, version: Int16) throws -> DescribeClusterResponse {
-        guard version >= 0 && version <= maxVersion else {
-            throw KafkaProtocolError(.unsupportedVersion, "DescribeClusterResponse v\(version)")
-        }
+        try KafkaProtocolError.checkVersion(version, upTo: maxVersion, of: "DescribeClusterResponse")
         let throttle = try r.readInt32()
         let errorCode = try r.readInt16()
         let errorMessage = try r.readCompactNullableString()
@@ -92,21 +90,6 @@ public struct DescribeClusterResponse: Equatable, Sendable {
         }
         w.writeInt32(clusterAuthorizedOperations)
         w.writeTaggedFields(taggedFields)
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
-    }
-
-    /// Strict: the body must hold exactly one message. `decode(from:version:)` stops after the
-    /// message, so a caller can decide what trailing bytes mean.
-    public static func decode(_ body: [UInt8], version: Int16) throws -> DescribeClusterResponse {
-        var r = ByteReader(body)
-        let message = try decode(from: &r, version: version)
-        try r.expectEnd("DescribeClusterResponse v\(version)")
-        return message
     }
 
     mutating func rewriteEndpoints(_ rewrite: (inout BrokerEndpoint) -> Void) {

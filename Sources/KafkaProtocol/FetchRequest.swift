@@ -1,6 +1,6 @@
 /// A minimal Fetch request (api key 1) for tests and load generation: one consumer (replica id -1),
 /// no fetch session, no forgotten topics. Encodes v4-17.
-public struct FetchRequest: Equatable, Sendable {
+public struct FetchRequest: Equatable, Sendable, KafkaEncodable {
     public struct Partition: Equatable, Sendable {
         public var partition: Int32
         public var fetchOffset: Int64
@@ -15,18 +15,7 @@ public struct FetchRequest: Equatable, Sendable {
         }
     }
 
-    public struct Topic: Equatable, Sendable {
-        /// Versions 0-12.
-        public var name: String
-        /// Version 13+.
-        public var topicId: KafkaUUID
-        public var partitions: [Partition]
-        public init(name: String = "", topicId: KafkaUUID = .zero, partitions: [Partition]) {
-            self.name = name
-            self.topicId = topicId
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = RequestTopic<Partition>
 
     public var maxWaitMs: Int32
     public var minBytes: Int32
@@ -58,29 +47,16 @@ public struct FetchRequest: Equatable, Sendable {
             w.writeInt32(0)   // session id: no session
             w.writeInt32(-1)  // session epoch: full fetch without a session
         }
-        w.writeArrayCount(topics.count, flexible: flex)
-        for t in topics {
-            if version >= 13 { w.writeUUID(t.topicId) } else { w.writeString(t.name, flexible: flex) }
-            w.writeArrayCount(t.partitions.count, flexible: flex)
-            for p in t.partitions {
-                w.writeInt32(p.partition)
-                if version >= 9 { w.writeInt32(p.currentLeaderEpoch) }
-                w.writeInt64(p.fetchOffset)
-                if version >= 12 { w.writeInt32(-1) } // last fetched epoch: unknown
-                if version >= 5 { w.writeInt64(-1) }  // log start offset: consumers send -1
-                w.writeInt32(p.partitionMaxBytes)
-                w.writeTaggedFields([], if: flex)
-            }
-            w.writeTaggedFields([], if: flex)
+        Topic.write(topics, to: &w, version: version, flexible: flex) { p, w in
+            w.writeInt32(p.partition)
+            if version >= 9 { w.writeInt32(p.currentLeaderEpoch) }
+            w.writeInt64(p.fetchOffset)
+            if version >= 12 { w.writeInt32(-1) } // last fetched epoch: unknown
+            if version >= 5 { w.writeInt64(-1) }  // log start offset: consumers send -1
+            w.writeInt32(p.partitionMaxBytes)
         }
         if version >= 7 { w.writeArrayCount(0, flexible: flex) }
         if version >= 11 { w.writeString(rackId, flexible: flex) }
         w.writeTaggedFields([], if: flex)
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
     }
 }

@@ -1,5 +1,5 @@
 /// FindCoordinator request (api key 10), v0-6. Versions 4+ carry a list of keys.
-public struct FindCoordinatorRequest: Equatable, Sendable {
+public struct FindCoordinatorRequest: Equatable, Sendable, KafkaEncodable {
     /// Versions 0-3.
     public var key: String
     /// Version 1+: 0 = group, 1 = transaction, 2 = share.
@@ -22,11 +22,5 @@ public struct FindCoordinatorRequest: Equatable, Sendable {
             for k in coordinatorKeys { w.writeString(k, flexible: flex) }
         }
         w.writeTaggedFields([], if: flex)
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
     }
 }

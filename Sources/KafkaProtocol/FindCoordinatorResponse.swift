@@ -1,6 +1,6 @@
 /// FindCoordinator response (api key 10), v0-6. Flexible from v3. Versions 0-3 answer one key at the
 /// top level; v4+ answer a list (KIP-699 batching).
-public struct FindCoordinatorResponse: Equatable, Sendable {
+public struct FindCoordinatorResponse: Equatable, Sendable, KafkaEncodable, KafkaDecodable {
     public struct Coordinator: Equatable, Sendable {
         public var key: String
         public var nodeId: Int32
@@ -50,9 +50,7 @@ public struct FindCoordinatorResponse: Equatable, Sendable {
     public static let maxVersion: Int16 = 6
 
     public static func decode(from r: inout ByteReader, version: Int16) throws -> FindCoordinatorResponse {
-        guard version >= 0 && version <= maxVersion else {
-            throw KafkaProtocolError(.unsupportedVersion, "FindCoordinatorResponse v\(version)")
-        }
+        try KafkaProtocolError.checkVersion(version, upTo: maxVersion, of: "FindCoordinatorResponse")
         let flex = version >= 3
         var out = FindCoordinatorResponse()
         if version >= 1 { out.throttleTimeMs = try r.readInt32() }
@@ -102,21 +100,6 @@ public struct FindCoordinatorResponse: Equatable, Sendable {
             }
         }
         w.writeTaggedFields(taggedFields, if: flex)
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
-    }
-
-    /// Strict: the body must hold exactly one message. `decode(from:version:)` stops after the
-    /// message, so a caller can decide what trailing bytes mean.
-    public static func decode(_ body: [UInt8], version: Int16) throws -> FindCoordinatorResponse {
-        var r = ByteReader(body)
-        let message = try decode(from: &r, version: version)
-        try r.expectEnd("FindCoordinatorResponse v\(version)")
-        return message
     }
 
     /// An error answer carries node -1 and an empty host: not an endpoint, left alone.

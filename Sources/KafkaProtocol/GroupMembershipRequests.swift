@@ -1,10 +1,11 @@
 /// The fields of the classic group protocol's requests that name a member: which group, which
 /// member id. The proxy learns from them which cluster's coordinator each member belongs to.
 
-/// SyncGroup request (api key 14), v0-5, up to the member id (the assignments are not read).
-public struct SyncGroupMember: Equatable, Sendable {
-    public static let maxVersion: Int16 = 5
-    static let flexibleFrom: Int16 = 4
+/// A request of the classic group protocol that starts with (group_id, generation_id, member_id);
+/// `API` says which one, and its extension reads and writes the rest.
+public struct GroupMemberRequest<API: GroupMemberAPI>: Equatable, Sendable {
+    public static var maxVersion: Int16 { API.maxVersion }
+    static var flexibleFrom: Int16 { API.flexibleFrom }
 
     public var groupId: String
     public var generationId: Int32
@@ -16,32 +17,61 @@ public struct SyncGroupMember: Equatable, Sendable {
         self.memberId = memberId
     }
 
-    /// `body`: the request after its header.
-    public static func decode(body: [UInt8], version: Int16) throws -> SyncGroupMember {
-        guard (0...maxVersion).contains(version) else {
-            throw KafkaProtocolError(.unsupportedVersion, "SyncGroup v\(version)")
-        }
+    /// Checks the version and reads the member; `r` is left after the member id.
+    static func decodeMember(_ r: inout ByteReader, version: Int16) throws -> Self {
+        try KafkaProtocolError.checkVersion(version, upTo: maxVersion, of: API.name)
         let flex = version >= flexibleFrom
-        var r = ByteReader(body)
-        return SyncGroupMember(groupId: try r.readString(flexible: flex), generationId: try r.readInt32(),
-                               memberId: try r.readString(flexible: flex))
+        return Self(groupId: try r.readString(flexible: flex), generationId: try r.readInt32(),
+                    memberId: try r.readString(flexible: flex))
     }
 
-    /// A whole SyncGroup request body with no assignments (a follower's), for tests and seeds.
-    public func encodedRequest(version: Int16, groupInstanceId: String? = nil) -> [UInt8] {
+    /// The member, its group_instance_id (v3+ in both requests), what `rest` writes, the tagged fields.
+    func encodedMember(version: Int16, groupInstanceId: String?,
+                       rest: (inout ByteWriter, _ flexible: Bool) -> Void = { _, _ in }) -> [UInt8] {
         let flex = version >= Self.flexibleFrom
         var w = ByteWriter()
         w.writeString(groupId, flexible: flex)
         w.writeInt32(generationId)
         w.writeString(memberId, flexible: flex)
         if version >= 3 { w.writeNullableString(groupInstanceId, flexible: flex) }
-        if version >= 5 {
-            w.writeNullableString("consumer", flexible: flex)
-            w.writeNullableString("range", flexible: flex)
-        }
-        w.writeArrayCount(0, flexible: flex)
+        rest(&w, flex)
         w.writeTaggedFields([], if: flex)
         return w.bytes
+    }
+}
+
+/// The versions of a `GroupMemberRequest`'s API this codec reads.
+public protocol GroupMemberAPI: Sendable {
+    static var name: String { get }
+    static var maxVersion: Int16 { get }
+    static var flexibleFrom: Int16 { get }
+}
+
+/// SyncGroup request (api key 14), v0-5, up to the member id (the assignments are not read).
+public enum SyncGroupAPI: GroupMemberAPI {
+    public static let name = "SyncGroup"
+    public static let maxVersion: Int16 = 5
+    public static let flexibleFrom: Int16 = 4
+}
+
+public typealias SyncGroupMember = GroupMemberRequest<SyncGroupAPI>
+
+extension GroupMemberRequest where API == SyncGroupAPI {
+    /// `body`: the request after its header.
+    public static func decode(body: [UInt8], version: Int16) throws -> SyncGroupMember {
+        var r = ByteReader(body)
+        return try decodeMember(&r, version: version)
+    }
+
+    /// A whole SyncGroup request body with no assignments (a follower's), for tests and seeds.
+    public func encodedRequest(version: Int16, groupInstanceId: String? = nil) -> [UInt8] {
+        encodedMember(version: version, groupInstanceId: groupInstanceId) { w, flex in
+            if version >= 5 {
+                w.writeNullableString("consumer", flexible: flex)
+                w.writeNullableString("range", flexible: flex)
+            }
+            w.writeArrayCount(0, flexible: flex)
+        }
     }
 }
 
@@ -59,9 +89,7 @@ public struct LeaveGroupMembers: Equatable, Sendable {
     }
 
     public static func decode(body: [UInt8], version: Int16) throws -> LeaveGroupMembers {
-        guard (0...maxVersion).contains(version) else {
-            throw KafkaProtocolError(.unsupportedVersion, "LeaveGroup v\(version)")
-        }
+        try KafkaProtocolError.checkVersion(version, upTo: maxVersion, of: "LeaveGroup")
         let flex = version >= flexibleFrom
         var r = ByteReader(body)
         let groupId = try r.readString(flexible: flex)
@@ -115,28 +143,19 @@ public enum GroupRequestVersions {
 }
 
 /// Heartbeat request (api key 12), v0-4: the member that says it is alive.
-public struct HeartbeatMember: Equatable, Sendable {
+public enum HeartbeatAPI: GroupMemberAPI {
+    public static let name = "Heartbeat"
     public static let maxVersion: Int16 = 4
-    static let flexibleFrom: Int16 = 4
+    public static let flexibleFrom: Int16 = 4
+}
 
-    public var groupId: String
-    public var generationId: Int32
-    public var memberId: String
+public typealias HeartbeatMember = GroupMemberRequest<HeartbeatAPI>
 
-    public init(groupId: String, generationId: Int32, memberId: String) {
-        self.groupId = groupId
-        self.generationId = generationId
-        self.memberId = memberId
-    }
-
+extension GroupMemberRequest where API == HeartbeatAPI {
     public static func decode(body: [UInt8], version: Int16) throws -> HeartbeatMember {
-        guard (0...maxVersion).contains(version) else {
-            throw KafkaProtocolError(.unsupportedVersion, "Heartbeat v\(version)")
-        }
-        let flex = version >= flexibleFrom
         var r = ByteReader(body)
-        let member = HeartbeatMember(groupId: try r.readString(flexible: flex), generationId: try r.readInt32(),
-                                     memberId: try r.readString(flexible: flex))
+        let member = try decodeMember(&r, version: version)
+        let flex = version >= flexibleFrom
         if version >= 3 { _ = try r.readNullableString(flexible: flex) }   // group_instance_id
         if flex { try r.skipTaggedFields() }
         try r.expectEnd("Heartbeat request")
@@ -144,14 +163,7 @@ public struct HeartbeatMember: Equatable, Sendable {
     }
 
     public func encoded(version: Int16, groupInstanceId: String? = nil) -> [UInt8] {
-        let flex = version >= Self.flexibleFrom
-        var w = ByteWriter()
-        w.writeString(groupId, flexible: flex)
-        w.writeInt32(generationId)
-        w.writeString(memberId, flexible: flex)
-        if version >= 3 { w.writeNullableString(groupInstanceId, flexible: flex) }
-        w.writeTaggedFields([], if: flex)
-        return w.bytes
+        encodedMember(version: version, groupInstanceId: groupInstanceId)
     }
 
     /// A Heartbeat response body with this error: throttle_time_ms (v1+), error_code, tagged fields (v4+).

@@ -1,7 +1,7 @@
 /// InitProducerId (api key 22): the proxy sends it itself to get a producer id from a cluster a
 /// client was moved to, reads the answers clients get to learn which cluster issued which id, and
 /// reads the clients' requests to drop a producer id another cluster issued.
-public struct InitProducerIdRequest: Equatable, Sendable {
+public struct InitProducerIdRequest: Equatable, Sendable, KafkaEncodable {
     public var transactionalId: String?
     public var transactionTimeoutMs: Int32
     /// v3+: -1 to ask for a new producer id.
@@ -25,12 +25,6 @@ public struct InitProducerIdRequest: Equatable, Sendable {
             w.writeInt16(producerEpoch)
         }
         if flexible { w.writeTaggedFields([]) }
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
     }
 
     /// `r` stands at the body (after the request header).

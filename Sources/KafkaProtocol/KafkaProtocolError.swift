@@ -32,4 +32,12 @@ public struct KafkaProtocolError: Error, Equatable, Sendable, CustomStringConver
     }
 
     public var description: String { "\(code.rawValue): \(context)" }
+
+    /// Throws `unsupportedVersion` unless `version` is one this codec reads (0 up to `max`);
+    /// `what` names the message in the error.
+    static func checkVersion(_ version: Int16, upTo max: Int16, of what: String) throws {
+        guard (0...max).contains(version) else {
+            throw KafkaProtocolError(.unsupportedVersion, "\(what) v\(version)")
+        }
+    }
 }

@@ -1,5 +1,5 @@
 /// Metadata request (api key 3), v0-13.
-public struct MetadataRequest: Equatable, Sendable {
+public struct MetadataRequest: Equatable, Sendable, KafkaEncodable {
     public struct Topic: Equatable, Sendable {
         /// Version 10+.
         public var topicId: KafkaUUID
@@ -50,11 +50,5 @@ public struct MetadataRequest: Equatable, Sendable {
         if version >= 8 && version <= 10 { w.writeBool(includeClusterAuthorizedOperations) }
         if version >= 8 { w.writeBool(includeTopicAuthorizedOperations) }
         w.writeTaggedFields([], if: flex)
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
     }
 }

@@ -1,20 +1,7 @@
 /// Metadata response (api key 3), v0-13. Flexible from v9.
-public struct MetadataResponse: Equatable, Sendable {
-    public struct Broker: Equatable, Sendable {
-        public var nodeId: Int32
-        public var host: String
-        public var port: Int32
-        /// Version 1+.
-        public var rack: String?
-        public var taggedFields: [TaggedField]
-        public init(nodeId: Int32, host: String, port: Int32, rack: String? = nil, taggedFields: [TaggedField] = []) {
-            self.nodeId = nodeId
-            self.host = host
-            self.port = port
-            self.rack = rack
-            self.taggedFields = taggedFields
-        }
-    }
+public struct MetadataResponse: Equatable, Sendable, KafkaEncodable, KafkaDecodable {
+    /// The rack from version 1.
+    public typealias Broker = NodeEndpoint
 
     public struct Partition: Equatable, Sendable {
         public var errorCode: Int16
@@ -96,21 +83,13 @@ public struct MetadataResponse: Equatable, Sendable {
     public static let maxVersion: Int16 = 13
 
     public static func decode(from r: inout ByteReader, version: Int16) throws -> MetadataResponse {
-        guard version >= 0 && version <= maxVersion else {
-            throw KafkaProtocolError(.unsupportedVersion, "MetadataResponse v\(version)")
-        }
+        try KafkaProtocolError.checkVersion(version, upTo: maxVersion, of: "MetadataResponse")
         let flex = version >= 9
         let throttle = version >= 3 ? try r.readInt32() : 0
         let nb = try r.readArrayCount(flexible: flex, minElementSize: 10)
         var brokers = [Broker]()
         brokers.reserveCapacity(nb)
-        for _ in 0..<nb {
-            let nodeId = try r.readInt32()
-            let host = try r.readString(flexible: flex)
-            let port = try r.readInt32()
-            let rack = version >= 1 ? try r.readNullableString(flexible: flex) : nil
-            brokers.append(Broker(nodeId: nodeId, host: host, port: port, rack: rack, taggedFields: try r.readTaggedFields(if: flex)))
-        }
+        for _ in 0..<nb { brokers.append(try Broker.read(&r, flexible: flex, rack: version >= 1)) }
         let clusterId = version >= 2 ? try r.readNullableString(flexible: flex) : nil
         let controllerId = version >= 1 ? try r.readInt32() : -1
         let nt = try r.readArrayCount(flexible: flex, minElementSize: 6)
@@ -151,13 +130,7 @@ public struct MetadataResponse: Equatable, Sendable {
         let flex = version >= 9
         if version >= 3 { w.writeInt32(throttleTimeMs) }
         w.writeArrayCount(brokers.count, flexible: flex)
-        for b in brokers {
-            w.writeInt32(b.nodeId)
-            w.writeString(b.host, flexible: flex)
-            w.writeInt32(b.port)
-            if version >= 1 { w.writeNullableString(b.rack, flexible: flex) }
-            w.writeTaggedFields(b.taggedFields, if: flex)
-        }
+        for b in brokers { b.write(to: &w, flexible: flex, rack: version >= 1) }
         if version >= 2 { w.writeNullableString(clusterId, flexible: flex) }
         if version >= 1 { w.writeInt32(controllerId) }
         w.writeArrayCount(topics.count, flexible: flex)
@@ -183,21 +156,6 @@ public struct MetadataResponse: Equatable, Sendable {
         if version >= 8 && version <= 10 { w.writeInt32(clusterAuthorizedOperations) }
         if version >= 13 { w.writeInt16(errorCode) }
         w.writeTaggedFields(taggedFields, if: flex)
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
-    }
-
-    /// Strict: the body must hold exactly one message. `decode(from:version:)` stops after the
-    /// message, so a caller can decide what trailing bytes mean.
-    public static func decode(_ body: [UInt8], version: Int16) throws -> MetadataResponse {
-        var r = ByteReader(body)
-        let message = try decode(from: &r, version: version)
-        try r.expectEnd("MetadataResponse v\(version)")
-        return message
     }
 
     mutating func rewriteEndpoints(_ rewrite: (inout BrokerEndpoint) -> Void) {

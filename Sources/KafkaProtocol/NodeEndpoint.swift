@@ -14,7 +14,8 @@ public struct BrokerEndpoint: Equatable, Hashable, Sendable {
 }
 
 /// One entry of the NodeEndpoints tagged field (tag 0) of Produce v10+ and Fetch v16+ responses,
-/// which tells a client where the new leader of a partition lives (KIP-951). Always flexible.
+/// which tells a client where the new leader of a partition lives (KIP-951), always flexible; and
+/// one broker of a Metadata response (`MetadataResponse.Broker`), which has the same fields.
 public struct NodeEndpoint: Equatable, Sendable {
     public var nodeId: Int32
     public var host: String
@@ -38,13 +39,7 @@ public struct NodeEndpoint: Equatable, Sendable {
         let n = try r.readArrayCount(flexible: true, minElementSize: 11)
         var out = [NodeEndpoint]()
         out.reserveCapacity(n)
-        for _ in 0..<n {
-            let nodeId = try r.readInt32()
-            let host = try r.readCompactString()
-            let port = try r.readInt32()
-            let rack = try r.readCompactNullableString()
-            out.append(NodeEndpoint(nodeId: nodeId, host: host, port: port, rack: rack, taggedFields: try r.readTaggedFields()))
-        }
+        for _ in 0..<n { out.append(try read(&r, flexible: true)) }
         try r.expectEnd("NodeEndpoints")
         return out
     }
@@ -52,14 +47,25 @@ public struct NodeEndpoint: Equatable, Sendable {
     public static func encodeList(_ list: [NodeEndpoint]) -> [UInt8] {
         var w = ByteWriter()
         w.writeArrayCount(list.count, flexible: true)
-        for e in list {
-            w.writeInt32(e.nodeId)
-            w.writeCompactString(e.host)
-            w.writeInt32(e.port)
-            w.writeCompactNullableString(e.rack)
-            w.writeTaggedFields(e.taggedFields)
-        }
+        for e in list { e.write(to: &w, flexible: true) }
         return w.bytes
+    }
+
+    /// Node id, host, port, the rack where the message has one (`rack`), tagged fields where flexible.
+    static func read(_ r: inout ByteReader, flexible: Bool, rack hasRack: Bool = true) throws -> NodeEndpoint {
+        let nodeId = try r.readInt32()
+        let host = try r.readString(flexible: flexible)
+        let port = try r.readInt32()
+        let rack = hasRack ? try r.readNullableString(flexible: flexible) : nil
+        return NodeEndpoint(nodeId: nodeId, host: host, port: port, rack: rack, taggedFields: try r.readTaggedFields(if: flexible))
+    }
+
+    func write(to w: inout ByteWriter, flexible: Bool, rack hasRack: Bool = true) {
+        w.writeInt32(nodeId)
+        w.writeString(host, flexible: flexible)
+        w.writeInt32(port)
+        if hasRack { w.writeNullableString(rack, flexible: flexible) }
+        w.writeTaggedFields(taggedFields, if: flexible)
     }
 }
 

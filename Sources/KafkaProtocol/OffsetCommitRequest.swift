@@ -1,33 +1,8 @@
 /// OffsetCommit request (api key 8), v0-9: what a consumer commits, and (v1+) which group member
 /// commits it. The proxy reads it to refuse commits of members the connection's cluster does not know.
 public struct OffsetCommitRequest: Equatable, Sendable {
-    public struct Partition: Equatable, Sendable {
-        public var partitionIndex: Int32
-        public var committedOffset: Int64
-        /// Version 6+.
-        public var committedLeaderEpoch: Int32
-        /// Version 1 only.
-        public var commitTimestamp: Int64
-        public var committedMetadata: String?
-
-        public init(partitionIndex: Int32, committedOffset: Int64, committedLeaderEpoch: Int32 = -1,
-                    commitTimestamp: Int64 = -1, committedMetadata: String? = "") {
-            self.partitionIndex = partitionIndex
-            self.committedOffset = committedOffset
-            self.committedLeaderEpoch = committedLeaderEpoch
-            self.commitTimestamp = commitTimestamp
-            self.committedMetadata = committedMetadata
-        }
-    }
-
-    public struct Topic: Equatable, Sendable {
-        public var name: String
-        public var partitions: [Partition]
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Partition = CommittedOffsets.Partition
+    public typealias Topic = CommittedOffsets.Topic
 
     /// The highest version this codec reads: v10 names topics by id.
     public static let maxVersion: Int16 = 9
@@ -56,9 +31,7 @@ public struct OffsetCommitRequest: Equatable, Sendable {
 
     /// `body`: the request after its header.
     public static func decode(body: [UInt8], version: Int16) throws -> OffsetCommitRequest {
-        guard (0...maxVersion).contains(version) else {
-            throw KafkaProtocolError(.unsupportedVersion, "OffsetCommit v\(version)")
-        }
+        try KafkaProtocolError.checkVersion(version, upTo: maxVersion, of: "OffsetCommit")
         let flex = version >= flexibleFrom
         var r = ByteReader(body)
         var request = OffsetCommitRequest(groupId: try r.readString(flexible: flex), topics: [])
@@ -68,25 +41,7 @@ public struct OffsetCommitRequest: Equatable, Sendable {
         }
         if version >= 7 { request.groupInstanceId = try r.readNullableString(flexible: flex) }
         if (2...4).contains(version) { request.retentionTimeMs = try r.readInt64() }
-        let topicCount = try r.readArrayCount(flexible: flex, minElementSize: 2)
-        request.topics.reserveCapacity(topicCount)
-        for _ in 0..<topicCount {
-            var topic = Topic(name: try r.readString(flexible: flex), partitions: [])
-            let partitionCount = try r.readArrayCount(flexible: flex, minElementSize: 12)
-            topic.partitions.reserveCapacity(partitionCount)
-            for _ in 0..<partitionCount {
-                var p = Partition(partitionIndex: try r.readInt32(), committedOffset: try r.readInt64())
-                if version >= 6 { p.committedLeaderEpoch = try r.readInt32() }
-                if version == 1 { p.commitTimestamp = try r.readInt64() }
-                p.committedMetadata = try r.readNullableString(flexible: flex)
-                if flex { try r.skipTaggedFields() }
-                topic.partitions.append(p)
-            }
-            if flex { try r.skipTaggedFields() }
-            request.topics.append(topic)
-        }
-        if flex { try r.skipTaggedFields() }
-        try r.expectEnd("OffsetCommit request")
+        request.topics = try CommittedOffsets.readToEnd(&r, layout(version), of: "OffsetCommit request")
         return request
     }
 
@@ -100,26 +55,15 @@ public struct OffsetCommitRequest: Equatable, Sendable {
         }
         if version >= 7 { w.writeNullableString(groupInstanceId, flexible: flex) }
         if (2...4).contains(version) { w.writeInt64(retentionTimeMs) }
-        w.writeArrayCount(topics.count, flexible: flex)
-        for t in topics {
-            w.writeString(t.name, flexible: flex)
-            w.writeArrayCount(t.partitions.count, flexible: flex)
-            for p in t.partitions {
-                w.writeInt32(p.partitionIndex)
-                w.writeInt64(p.committedOffset)
-                if version >= 6 { w.writeInt32(p.committedLeaderEpoch) }
-                if version == 1 { w.writeInt64(p.commitTimestamp) }
-                w.writeNullableString(p.committedMetadata, flexible: flex)
-                w.writeTaggedFields([], if: flex)
-            }
-            w.writeTaggedFields([], if: flex)
-        }
-        w.writeTaggedFields([], if: flex)
-        return w.bytes
+        return CommittedOffsets.writeToEnd(topics, &w, Self.layout(version))
     }
 
     /// The partitions committed, by topic: what an answer must echo.
     public var committed: [CommitRefusal.Topic] {
-        topics.map { CommitRefusal.Topic(name: $0.name, partitions: $0.partitions.map(\.partitionIndex)) }
+        CommittedOffsets.committed(topics)
+    }
+
+    private static func layout(_ version: Int16) -> CommittedOffsets.Layout {
+        CommittedOffsets.Layout(flexible: version >= flexibleFrom, leaderEpoch: version >= 6, commitTimestamp: version == 1)
     }
 }

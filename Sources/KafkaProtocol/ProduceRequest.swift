@@ -1,6 +1,6 @@
 /// Produce request (api key 0). The proxy only ever needs `acks` from it (acks = 0 means no
 /// response will come); the encoder exists for tests and load generation.
-public struct ProduceRequest: Equatable, Sendable {
+public struct ProduceRequest: Equatable, Sendable, KafkaEncodable {
     public struct Partition: Equatable, Sendable {
         public var index: Int32
         /// A pre-built record batch (see `RecordBatchBuilder`), or nil.
@@ -11,18 +11,7 @@ public struct ProduceRequest: Equatable, Sendable {
         }
     }
 
-    public struct Topic: Equatable, Sendable {
-        /// Versions 0-12.
-        public var name: String
-        /// Version 13+.
-        public var topicId: KafkaUUID
-        public var partitions: [Partition]
-        public init(name: String = "", topicId: KafkaUUID = .zero, partitions: [Partition]) {
-            self.name = name
-            self.topicId = topicId
-            self.partitions = partitions
-        }
-    }
+    public typealias Topic = RequestTopic<Partition>
 
     /// Version 3+.
     public var transactionalId: String?
@@ -48,24 +37,11 @@ public struct ProduceRequest: Equatable, Sendable {
         if version >= 3 { w.writeNullableString(transactionalId, flexible: flex) }
         w.writeInt16(acks)
         w.writeInt32(timeoutMs)
-        w.writeArrayCount(topics.count, flexible: flex)
-        for t in topics {
-            if version >= 13 { w.writeUUID(t.topicId) } else { w.writeString(t.name, flexible: flex) }
-            w.writeArrayCount(t.partitions.count, flexible: flex)
-            for p in t.partitions {
-                w.writeInt32(p.index)
-                w.writeNullableBytes(p.records, flexible: flex)
-                w.writeTaggedFields([], if: flex)
-            }
-            w.writeTaggedFields([], if: flex)
+        Topic.write(topics, to: &w, version: version, flexible: flex) { p, w in
+            w.writeInt32(p.index)
+            w.writeNullableBytes(p.records, flexible: flex)
         }
         w.writeTaggedFields([], if: flex)
-    }
-
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
     }
 
     /// `acks` of a Produce request body (the bytes after the request header), without allocating.

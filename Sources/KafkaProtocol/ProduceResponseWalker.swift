@@ -7,9 +7,7 @@ public enum ProduceResponseWalker {
     /// Advances `r` from the start of the body to its top-level tagged fields (flexible versions) or
     /// to its end (v0-8).
     public static func skipToTaggedFields(_ r: inout ByteReader, version: Int16) throws {
-        guard version >= 0 && version <= maxVersion else {
-            throw KafkaProtocolError(.unsupportedVersion, "ProduceResponse v\(version)")
-        }
+        try KafkaProtocolError.checkVersion(version, upTo: maxVersion, of: "ProduceResponse")
         let flex = version >= 9
         let topics = try r.readArrayCount(flexible: flex)
         for _ in 0..<topics {
@@ -41,9 +39,7 @@ public enum FetchResponseWalker {
     public static let maxVersion: Int16 = 17
 
     public static func skipToTaggedFields(_ r: inout ByteReader, version: Int16) throws {
-        guard version >= 0 && version <= maxVersion else {
-            throw KafkaProtocolError(.unsupportedVersion, "FetchResponse v\(version)")
-        }
+        try KafkaProtocolError.checkVersion(version, upTo: maxVersion, of: "FetchResponse")
         let flex = version >= 12
         if version >= 1 { try r.skip(4, "throttle time") }
         if version >= 7 { try r.skip(2 + 4, "error code and session id") }

@@ -1,5 +1,5 @@
 /// SaslAuthenticate request (api key 36), v0-2; v2 is flexible.
-public struct SaslAuthenticateRequest: Equatable, Sendable {
+public struct SaslAuthenticateRequest: Equatable, Sendable, KafkaEncodable, KafkaDecodable {
     /// The SASL token, as the mechanism defines it.
     public var authBytes: [UInt8]
     /// Version 2+.
@@ -16,29 +16,17 @@ public struct SaslAuthenticateRequest: Equatable, Sendable {
         w.writeTaggedFields(taggedFields, if: flex)
     }
 
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter(capacity: authBytes.count + 8)
-        encode(into: &w, version: version)
-        return w.bytes
-    }
+    public var encodedCapacity: Int { authBytes.count + 8 }
 
     public static func decode(from r: inout ByteReader, version: Int16) throws -> SaslAuthenticateRequest {
         let flex = version >= 2
         let bytes = try r.readBytes(flexible: flex)
         return SaslAuthenticateRequest(authBytes: bytes, taggedFields: try r.readTaggedFields(if: flex))
     }
-
-    /// Strict: the body must hold exactly one message.
-    public static func decode(_ body: [UInt8], version: Int16) throws -> SaslAuthenticateRequest {
-        var r = ByteReader(body)
-        let m = try decode(from: &r, version: version)
-        try r.expectEnd("SaslAuthenticateRequest v\(version)")
-        return m
-    }
 }
 
 /// SaslAuthenticate response (api key 36), v0-2; session lifetime from v1; v2 is flexible.
-public struct SaslAuthenticateResponse: Equatable, Sendable {
+public struct SaslAuthenticateResponse: Equatable, Sendable, KafkaEncodable, KafkaDecodable {
     /// 58 SASL_AUTHENTICATION_FAILED.
     public static let saslAuthenticationFailed: Int16 = 58
 
@@ -68,11 +56,7 @@ public struct SaslAuthenticateResponse: Equatable, Sendable {
         w.writeTaggedFields(taggedFields, if: flex)
     }
 
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter(capacity: authBytes.count + 32)
-        encode(into: &w, version: version)
-        return w.bytes
-    }
+    public var encodedCapacity: Int { authBytes.count + 32 }
 
     public static func decode(from r: inout ByteReader, version: Int16) throws -> SaslAuthenticateResponse {
         let flex = version >= 2
@@ -83,13 +67,5 @@ public struct SaslAuthenticateResponse: Equatable, Sendable {
         let tagged = try r.readTaggedFields(if: flex)
         return SaslAuthenticateResponse(errorCode: errorCode, errorMessage: message, authBytes: bytes,
                                         sessionLifetimeMs: lifetime, taggedFields: tagged)
-    }
-
-    /// Strict: the body must hold exactly one message.
-    public static func decode(_ body: [UInt8], version: Int16) throws -> SaslAuthenticateResponse {
-        var r = ByteReader(body)
-        let m = try decode(from: &r, version: version)
-        try r.expectEnd("SaslAuthenticateResponse v\(version)")
-        return m
     }
 }

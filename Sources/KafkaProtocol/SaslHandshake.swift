@@ -1,6 +1,6 @@
 /// SaslHandshake request (api key 17), v0-1. Never flexible. Version 1 is the same body as v0; it
 /// tells the broker that SaslAuthenticate requests (not raw SASL tokens) follow.
-public struct SaslHandshakeRequest: Equatable, Sendable {
+public struct SaslHandshakeRequest: Equatable, Sendable, KafkaEncodable, KafkaDecodable {
     public var mechanism: String
 
     public init(mechanism: String) {
@@ -11,27 +11,13 @@ public struct SaslHandshakeRequest: Equatable, Sendable {
         w.writeString(mechanism)
     }
 
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
-    }
-
     public static func decode(from r: inout ByteReader, version: Int16) throws -> SaslHandshakeRequest {
         SaslHandshakeRequest(mechanism: try r.readString())
-    }
-
-    /// Strict: the body must hold exactly one message.
-    public static func decode(_ body: [UInt8], version: Int16) throws -> SaslHandshakeRequest {
-        var r = ByteReader(body)
-        let m = try decode(from: &r, version: version)
-        try r.expectEnd("SaslHandshakeRequest v\(version)")
-        return m
     }
 }
 
 /// SaslHandshake response (api key 17), v0-1. Never flexible.
-public struct SaslHandshakeResponse: Equatable, Sendable {
+public struct SaslHandshakeResponse: Equatable, Sendable, KafkaEncodable, KafkaDecodable {
     /// 33 UNSUPPORTED_SASL_MECHANISM when the broker does not enable the requested mechanism.
     public static let unsupportedSaslMechanism: Int16 = 33
     /// 34 ILLEGAL_SASL_STATE: a handshake where the broker does not expect one.
@@ -52,12 +38,6 @@ public struct SaslHandshakeResponse: Equatable, Sendable {
         for m in mechanisms { w.writeString(m) }
     }
 
-    public func encoded(version: Int16) -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w, version: version)
-        return w.bytes
-    }
-
     public static func decode(from r: inout ByteReader, version: Int16) throws -> SaslHandshakeResponse {
         let errorCode = try r.readInt16()
         let n = try r.readArrayCount(flexible: false, minElementSize: 2)
@@ -65,13 +45,5 @@ public struct SaslHandshakeResponse: Equatable, Sendable {
         mechanisms.reserveCapacity(n)
         for _ in 0..<n { mechanisms.append(try r.readString()) }
         return SaslHandshakeResponse(errorCode: errorCode, mechanisms: mechanisms)
-    }
-
-    /// Strict: the body must hold exactly one message.
-    public static func decode(_ body: [UInt8], version: Int16) throws -> SaslHandshakeResponse {
-        var r = ByteReader(body)
-        let m = try decode(from: &r, version: version)
-        try r.expectEnd("SaslHandshakeResponse v\(version)")
-        return m
     }
 }

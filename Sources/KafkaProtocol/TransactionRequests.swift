@@ -66,7 +66,7 @@ public struct TransactionRequest: Equatable, Sendable {
             let commit = try TxnOffsetCommitRequest.decode(body: try r.readRawBytes(r.remaining), version: apiVersion)
             request.producers.append(Producer(transactionalId: commit.transactionalId, producerId: commit.producerId,
                                               producerEpoch: commit.producerEpoch))
-            request.topics.append(commit.topics.map { Topic(name: $0.name, partitions: $0.partitions.map(\.partitionIndex)) })
+            request.topics.append(commit.committed)
             return request
         }
         if flexible { try r.skipTaggedFields() }

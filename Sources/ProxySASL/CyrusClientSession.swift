@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SASLSettings
 
 /// libsasl2's process-wide client state: `sasl_client_init` runs once, on first use.
 public enum CyrusSASL {

@@ -1,3 +1,5 @@
+import SASLSettings
+
 /// Why a SASL login failed. Holds the mechanism, the broker's error code and message when the
 /// broker refused, and a detail written by the proxy; never a password or token.
 public struct SASLError: Error, Equatable, Sendable, CustomStringConvertible {

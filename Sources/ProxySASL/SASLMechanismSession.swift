@@ -1,3 +1,5 @@
+import SASLSettings
+
 /// One side of one SASL exchange (client side), as the Kafka SaslAuthenticate flow drives it:
 /// `start` gives the initial response, each server challenge goes to `step`.
 public protocol SASLMechanismSession: AnyObject {

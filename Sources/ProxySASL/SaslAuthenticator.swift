@@ -1,4 +1,5 @@
 import KafkaProtocol
+import SASLSettings
 
 /// The proxy's login to one upstream connection, as a state machine that does no I/O: it returns
 /// the request frames to write and consumes the response payloads the session reads back.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import ProxyCore
+import SASLSettings
 
 final class ConfigPrinterTests: XCTestCase {
     /// Secrets aside: an inline password prints as <redacted> and its source line is not kept.
@@ -10,7 +11,7 @@ final class ConfigPrinterTests: XCTestCase {
         copy.failover.order = config.clusterPreference
         for index in copy.clusters.indices {
             if case .inline? = copy.clusters[index].sasl?.password {
-                copy.clusters[index].sasl?.password = .inline(ConfigPrinter.redacted)
+                copy.clusters[index].sasl?.password = .inline(Secret(ConfigPrinter.redacted))
             }
             copy.clusters[index].sasl?.inlinePasswordLine = nil
         }
@@ -149,7 +150,7 @@ final class ConfigPrinterTests: XCTestCase {
     func testRevealingVariantKeepsThePasswordForInMemoryValidation() throws {
         let config = try ConfigLoader.parse(yaml: everything)
         let parsed = try ConfigLoader.parse(yaml: ConfigPrinter.yamlRevealingSecrets(config))
-        XCTAssertEqual(parsed.cluster(named: "primary")?.sasl?.password, .inline("s3cr3t: with # and 'quotes'"))
+        XCTAssertEqual(parsed.cluster(named: "primary")?.sasl?.password, .inline(Secret("s3cr3t: with # and 'quotes'")))
     }
 
     func testHeaderIsCommented() throws {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import ProxyCore
+import SASLSettings
 
 final class ConfigSASLTests: XCTestCase {
     func yaml(_ sasl: String) -> String {
@@ -28,7 +29,7 @@ final class ConfigSASLTests: XCTestCase {
             passwordFile: /etc/kafka-proxy/sasl/password
             """)))
         XCTAssertEqual(config.clusters[0].sasl, ProxyConfig.SASL(mechanism: .scramSha512, username: "app",
-                                                                 password: .file("/etc/kafka-proxy/sasl/password")))
+                                                                 password: .file(path: "/etc/kafka-proxy/sasl/password")))
         XCTAssertNil(config.clusters[1].sasl)
         XCTAssertEqual(config.advisories, [])
     }
@@ -40,7 +41,7 @@ final class ConfigSASLTests: XCTestCase {
             password: hunter2
             """)))
         let sasl = try XCTUnwrap(config.clusters[0].sasl)
-        XCTAssertEqual(sasl.password, .inline("hunter2"))
+        XCTAssertEqual(sasl.password, .inline(Secret("hunter2")))
         XCTAssertEqual(sasl.inlinePasswordLine, 8)
         XCTAssertEqual(config.advisories.count, 1)
         XCTAssertTrue(config.advisories[0].hasPrefix("line 8: clusters.primary.sasl.password"), config.advisories[0])

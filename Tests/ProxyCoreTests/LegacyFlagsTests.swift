@@ -1,5 +1,6 @@
 import XCTest
 @testable import ProxyCore
+import SASLSettings
 
 final class LegacyFlagsTests: XCTestCase {
     private func config(_ arguments: [String], base: ProxyConfig? = nil, environment: [String: String] = [:],
@@ -113,14 +114,14 @@ final class LegacyFlagsTests: XCTestCase {
 
     func testSASLFlags() throws {
         var config = try XCTUnwrap(self.config(mapping + ["--sasl-enable", "--sasl-username", "app", "--sasl-password", "pw"]))
-        XCTAssertEqual(config.active.sasl, ProxyConfig.SASL(mechanism: .plain, username: "app", password: .inline("pw")))
+        XCTAssertEqual(config.active.sasl, ProxyConfig.SASL(mechanism: .plain, username: "app", password: .inline(Secret("pw"))))
         config = try XCTUnwrap(self.config(mapping + ["--sasl-enable", "--sasl-username", "app", "--sasl-method", "SCRAM-SHA-512"],
                                            environment: ["SASL_PASSWORD": "from-env"]))
-        XCTAssertEqual(config.active.sasl, ProxyConfig.SASL(mechanism: .scramSha512, username: "app", password: .inline("from-env")))
+        XCTAssertEqual(config.active.sasl, ProxyConfig.SASL(mechanism: .scramSha512, username: "app", password: .inline(Secret("from-env"))))
         // The flag wins over the environment.
         config = try XCTUnwrap(self.config(mapping + ["--sasl-enable", "--sasl-username", "app", "--sasl-password", "flag"],
                                            environment: ["SASL_PASSWORD": "from-env"]))
-        XCTAssertEqual(config.active.sasl?.password, .inline("flag"))
+        XCTAssertEqual(config.active.sasl?.password, .inline(Secret("flag")))
 
         XCTAssertTrue(errors(mapping + ["--sasl-enable", "--sasl-username", "app"]).contains(
             "--sasl-enable (PLAIN) needs --sasl-password (or the SASL_PASSWORD environment variable)"))
@@ -228,14 +229,14 @@ final class LegacyFlagsTests: XCTestCase {
         XCTAssertEqual(config.cluster(named: "primary")?.bootstrapServers, [ProxyConfig.HostPort(host: "c-0", port: 9093)])
         XCTAssertEqual(config.cluster(named: "primary")?.tls, ProxyConfig.ClusterTLS())
         XCTAssertEqual(config.cluster(named: "primary")?.sasl,
-                       ProxyConfig.SASL(mechanism: .scramSha256, username: "file-user", password: .inline("flag-pw")))
+                       ProxyConfig.SASL(mechanism: .scramSha256, username: "file-user", password: .inline(Secret("flag-pw"))))
         XCTAssertEqual(config.cluster(named: "dr"), base.cluster(named: "dr"))
         XCTAssertEqual(config.logging.level, .info)
         XCTAssertEqual(config.failover, base.failover)
         // --sasl-enable=false drops the file's SASL; the file's passwordFile beats SASL_PASSWORD.
         XCTAssertNil(self.config(["--sasl-enable=false"], base: base)?.active.sasl)
         XCTAssertEqual(self.config(["--sasl-enable"], base: base, environment: ["SASL_PASSWORD": "env"])?.active.sasl?.password,
-                       .file("/run/secrets/pw"))
+                       .file(path: "/run/secrets/pw"))
     }
 
     func testFlagConfigsRoundTripThroughThePrinter() throws {
@@ -246,7 +247,7 @@ final class LegacyFlagsTests: XCTestCase {
         XCTAssertFalse(printed.contains("pw\""), printed)
         var parsed = try ConfigLoader.parse(yaml: printed)
         parsed.clusters[0].sasl?.inlinePasswordLine = nil
-        parsed.clusters[0].sasl?.password = .inline("pw")
+        parsed.clusters[0].sasl?.password = .inline(Secret("pw"))
         // The printer writes the effective failover preference.
         XCTAssertEqual(parsed.failover.order, config.clusterPreference)
         parsed.failover.order = config.failover.order

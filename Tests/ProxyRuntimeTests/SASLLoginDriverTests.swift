@@ -4,6 +4,7 @@ import KafkaProtocol
 @testable import ProxyRuntime
 import ProxySASL
 import XCTest
+import SASLSettings
 
 /// A mechanism whose first message waits for `gate` (a KDC that does not answer, a slow volume).
 private final class BlockingSession: SASLMechanismSession, @unchecked Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import KafkaProtocol
 import XCTest
 @testable import ProxySASL
+import SASLSettings
 
 /// The authenticator (libsasl2 client) against Cyrus sasl_server_* with a saslpasswd2 sasldb.
 final class SaslAuthenticatorCyrusTests: XCTestCase {

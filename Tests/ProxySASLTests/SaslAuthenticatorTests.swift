@@ -2,6 +2,7 @@ import Foundation
 import KafkaProtocol
 import XCTest
 @testable import ProxySASL
+import SASLSettings
 
 /// A scripted mechanism: returns `messages` in turn, completes after the last.
 final class ScriptedSession: SASLMechanismSession {

@@ -1,6 +1,7 @@
 import COpenSSL
 import XCTest
 @testable import ProxyTLS
+import TLSSettings
 
 /// Two engines pumping bytes into each other: no sockets.
 final class TLSEngineTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import ProxyTLS
+import TLSSettings
 
 final class TLSMaterialStoreTests: XCTestCase {
     let certs = TestCertificates.shared

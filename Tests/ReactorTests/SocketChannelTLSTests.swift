@@ -4,6 +4,7 @@ import Glibc
 import Dispatch
 import Foundation
 import ProxyTLS
+import TLSSettings
 @testable import Reactor
 import XCTest
 

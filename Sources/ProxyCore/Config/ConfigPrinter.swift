@@ -68,7 +68,7 @@ public enum ConfigPrinter {
                 if let username = sasl.username { out.field("username", quote(username), indent: 3) }
                 switch sasl.password {
                 case .inline(let secret)?:
-                    out.field("password", quoteAlways(revealSecrets ? secret : redacted), indent: 3)
+                    out.field("password", quoteAlways(revealSecrets ? String(decoding: secret.bytes, as: UTF8.self) : redacted), indent: 3)
                 case .file(let path)?:
                     out.field("passwordFile", quote(path), indent: 3)
                 case nil:

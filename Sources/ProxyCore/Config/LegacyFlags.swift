@@ -1,3 +1,5 @@
+import SASLSettings
+
 /// The command-line flags of grepplabs/kafka-proxy's `server` command, so an existing sidecar can
 /// swap binaries without rewriting its arguments, plus `--config FILE` so it can move to a config
 /// file (and hot reload) one flag at a time.
@@ -583,12 +585,12 @@ extension LegacyFlags {
         var sasl = ProxyConfig.SASL(mechanism: mechanism)
         sasl.username = saslUsername ?? (keep ? existing?.username : nil)
         if let password = saslPassword {
-            sasl.password = .inline(password)
+            sasl.password = .inline(Secret(password))
         } else if keep, let password = existing?.password {
             sasl.password = password
             sasl.inlinePasswordLine = existing?.inlinePasswordLine
         } else if let password = saslPasswordFromEnvironment {
-            sasl.password = .inline(password)
+            sasl.password = .inline(Secret(password))
         }
         if sasl.username == nil {
             fail(.missingKey, "--sasl-username", "--sasl-enable (\(mechanism.rawValue)) needs --sasl-username")

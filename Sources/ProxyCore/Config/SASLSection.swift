@@ -1,72 +1,10 @@
 import ProxyYAML
+import SASLSettings
 
 extension ProxyConfig {
     /// `clusters.<name>.sasl`: how the proxy logs in to that cluster. Validated per mechanism by the
     /// loader; secrets are never part of `description` (it goes to logs and `/status`).
-    public struct SASL: Equatable, Sendable, CustomStringConvertible {
-        public enum Mechanism: String, CaseIterable, Equatable, Sendable {
-            case plain = "PLAIN"
-            case scramSha256 = "SCRAM-SHA-256"
-            case scramSha512 = "SCRAM-SHA-512"
-            case gssapi = "GSSAPI"
-            case oauthBearer = "OAUTHBEARER"
-        }
-
-        /// A password: inline in the file (discouraged) or a file re-read when it changes.
-        public enum Password: Equatable, Sendable, CustomStringConvertible {
-            case inline(String)
-            case file(String)
-
-            public var description: String {
-                switch self {
-                case .inline: return "<redacted>"
-                case .file(let path): return "file \(path)"
-                }
-            }
-        }
-
-        public static let defaultServiceName = "kafka"
-
-        public var mechanism: Mechanism
-        /// PLAIN, SCRAM.
-        public var username: String?
-        /// PLAIN, SCRAM: exactly one of `password:` / `passwordFile:`.
-        public var password: Password?
-        /// GSSAPI.
-        public var principal: String?
-        /// GSSAPI: client keytab; without it the Kerberos ticket cache (KRB5CCNAME) is used.
-        public var keytabFile: String?
-        /// GSSAPI: the broker's service name (default kafka).
-        public var serviceName: String
-        /// OAUTHBEARER: file holding the bearer token, re-read when it changes.
-        public var tokenFile: String?
-        /// Line of an inline `password:` (for the startup warning), nil otherwise.
-        public var inlinePasswordLine: Int?
-
-        public init(mechanism: Mechanism, username: String? = nil, password: Password? = nil, principal: String? = nil,
-                    keytabFile: String? = nil, serviceName: String = SASL.defaultServiceName, tokenFile: String? = nil,
-                    inlinePasswordLine: Int? = nil) {
-            self.mechanism = mechanism
-            self.username = username
-            self.password = password
-            self.principal = principal
-            self.keytabFile = keytabFile
-            self.serviceName = serviceName
-            self.tokenFile = tokenFile
-            self.inlinePasswordLine = inlinePasswordLine
-        }
-
-        public var description: String {
-            var parts = ["mechanism=\(mechanism.rawValue)"]
-            if let username { parts.append("username=\(username)") }
-            if let password { parts.append("password=\(password)") }
-            if let principal { parts.append("principal=\(principal)") }
-            if let keytabFile { parts.append("keytabFile=\(keytabFile)") }
-            if mechanism == .gssapi { parts.append("serviceName=\(serviceName)") }
-            if let tokenFile { parts.append("tokenFile=\(tokenFile)") }
-            return parts.joined(separator: " ")
-        }
-    }
+    public typealias SASL = SASLCredentials
 
     /// Things that are valid but worth a warning at startup (the runtime logs them): today, inline
     /// SASL passwords. Never contains a secret.
@@ -97,9 +35,9 @@ enum SASLSection {
             return (s, n)
         }
 
-        let mechanismNode = map.required("mechanism", what: ProxyConfig.SASL.Mechanism.allCases.map(\.rawValue).joined(separator: " | "))
+        let mechanismNode = map.required("mechanism", what: SASLMechanism.allCases.map(\.rawValue).joined(separator: " | "))
         let mechanism = mechanismNode.flatMap {
-            ConfigValues.enumeration($0, path: map.childPath("mechanism"), as: ProxyConfig.SASL.Mechanism.self, diagnostics)
+            ConfigValues.enumeration($0, path: map.childPath("mechanism"), as: SASLMechanism.self, diagnostics)
         }
         let username = string("username")
         let password = string("password")
@@ -134,10 +72,10 @@ enum SASLSection {
             if let username { sasl.username = username.value } else { missing("username", "\(m) logs in with a user name") }
             switch (password, passwordFile) {
             case (let p?, nil):
-                sasl.password = .inline(p.value)
+                sasl.password = .inline(Secret(p.value))
                 sasl.inlinePasswordLine = map.keyMark("password")?.line
             case (nil, let f?):
-                sasl.password = .file(f.value)
+                sasl.password = .file(path: f.value)
             case (_?, _?):
                 // Pointed at passwordFile, so the rendered context line never shows the inline password.
                 diagnostics.report(.conflict, path: map.childPath("passwordFile"),

@@ -1,57 +1,12 @@
 import ProxyYAML
+import TLSSettings
 
 extension ProxyConfig {
-    public enum TLSVersion: String, CaseIterable, Equatable, Sendable {
-        case v1_2 = "1.2"
-        case v1_3 = "1.3"
-    }
-
+    public typealias TLSVersion = TLSSettings.TLSVersion
     /// `clusters.<name>.tls`: how the proxy dials this cluster's brokers.
-    public struct ClusterTLS: Equatable, Sendable {
-        /// A `tls:` mapping without `enabled` means enabled; `enabled: false` keeps the settings but dials plain TCP.
-        public var enabled: Bool
-        /// nil: the system trust store.
-        public var caFile: String?
-        public var certFile: String?
-        public var keyFile: String?
-        public var keyPasswordFile: String?
-        /// nil: the host dialled (bootstrap server or advertised broker host).
-        public var serverName: String?
-        public var insecureSkipVerify: Bool
-        public var minVersion: TLSVersion
-
-        public init(enabled: Bool = true, caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil,
-                    keyPasswordFile: String? = nil, serverName: String? = nil, insecureSkipVerify: Bool = false,
-                    minVersion: TLSVersion = .v1_2) {
-            self.enabled = enabled
-            self.caFile = caFile
-            self.certFile = certFile
-            self.keyFile = keyFile
-            self.keyPasswordFile = keyPasswordFile
-            self.serverName = serverName
-            self.insecureSkipVerify = insecureSkipVerify
-            self.minVersion = minVersion
-        }
-    }
-
+    public typealias ClusterTLS = TLSClientConfiguration
     /// `listener.tls`: TLS on the bootstrap and every broker listener.
-    public struct ListenerTLS: Equatable, Sendable {
-        public var certFile: String
-        public var keyFile: String
-        public var keyPasswordFile: String?
-        /// When set, clients must present a certificate signed by it.
-        public var clientCAFile: String?
-        public var minVersion: TLSVersion
-
-        public init(certFile: String, keyFile: String, keyPasswordFile: String? = nil, clientCAFile: String? = nil,
-                    minVersion: TLSVersion = .v1_2) {
-            self.certFile = certFile
-            self.keyFile = keyFile
-            self.keyPasswordFile = keyPasswordFile
-            self.clientCAFile = clientCAFile
-            self.minVersion = minVersion
-        }
-    }
+    public typealias ListenerTLS = TLSServerConfiguration
 }
 
 /// `tls:` under a cluster and under `listener`. File paths are only checked for syntax here; the

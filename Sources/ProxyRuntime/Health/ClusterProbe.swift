@@ -104,7 +104,7 @@ final class ClusterProbe: @unchecked Sendable {
             if tickMissed { probeNow() }
             return
         }
-        let sasl = cluster.sasl?.credentials
+        let sasl = cluster.sasl
         let attempt = ProbeAttempt(target: target, cluster: cluster, tls: tls, queue: queue,
                                    timeoutSeconds: timeoutSeconds) { [self] result in
             self.attempt = nil

@@ -114,7 +114,7 @@ final class ProbeAttempt: @unchecked Sendable, SocketChannelDelegate {
         guard phase == .connecting else { return }
         channel.resumeReading()
         // SASL clusters: the probe logs in too, so bad credentials show on /readyz without client traffic.
-        guard let credentials = cluster.sasl?.credentials else {
+        guard let credentials = cluster.sasl else {
             phase = .apiVersions
             // v0 (request header v1): every broker answers it.
             send(ApiKey.apiVersions, version: 0, body: [], on: channel)

@@ -79,7 +79,7 @@ extension ConnectionMachine.Settings {
         self.init(route: route.description, cluster: cluster, connectTimeoutSeconds: context.connectTimeoutSeconds,
                   idleTimeoutSeconds: limits.idleTimeoutSeconds, maxRequestBytes: limits.maxRequestBytes,
                   maxResponseBytes: limits.maxResponseBytes,
-                  loginMechanism: context.config.cluster(named: cluster)?.sasl?.credentials.mechanism.rawValue,
+                  loginMechanism: context.config.cluster(named: cluster)?.sasl?.mechanism.rawValue,
                   translatesProducers: context.producerIds.mayTranslate(on: cluster) || context.groups.anyPending(on: cluster),
                   clearsLeaderEpochs: context.running.hidesLeaderEpochs,
                   topicPrefix: context.config.cluster(named: cluster)?.topicPrefix,

@@ -11,6 +11,7 @@ import ProxySASL
 import ProxyTLS
 import Reactor
 import Synchronization
+import SASLSettings
 
 /// One client connection and its upstream broker connection: the executor of a
 /// `ConnectionMachine`. Every rule of the connection is the machine's; this class turns socket
@@ -78,7 +79,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate, LoopTimerT
         self.loop = loop
         self.loopMetrics = loopMetrics
         self.context = context
-        credentialsBox = (context.config.cluster(named: cluster)?.sasl?.credentials).map(Box.init)
+        credentialsBox = (context.config.cluster(named: cluster)?.sasl).map(Box.init)
         machine = ConnectionMachine(settings: .init(route: route, cluster: cluster, context: context, limits: limits),
                                     policy: SharedConnectionPolicy(context: context, cluster: cluster))
         queue = loop.makeConnectionQueue(label: "kafka-proxy.conn.\(id)")
@@ -133,7 +134,7 @@ final class ProxySession: @unchecked Sendable, SocketChannelDelegate, LoopTimerT
         queue.async { [self] in
             guard !machine.isClosed else { return }
             clusterName.withLock { $0 = cluster }
-            credentials = context.config.cluster(named: cluster)?.sasl?.credentials
+            credentials = context.config.cluster(named: cluster)?.sasl
             upstreamServers = upstreams
             cachedLogger = nil
             machine.moveRequested(settings: .init(route: route, cluster: cluster, context: context, limits: limits),

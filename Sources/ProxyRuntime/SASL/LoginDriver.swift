@@ -2,6 +2,7 @@ import Dispatch
 import KafkaProtocol
 import ProxySASL
 import Synchronization
+import SASLSettings
 
 /// Runs one upstream SASL login off the event loops.
 ///

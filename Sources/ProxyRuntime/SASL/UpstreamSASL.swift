@@ -2,22 +2,6 @@ import Logging
 import ProxyCore
 import ProxySASL
 
-extension ProxyConfig.SASL {
-    /// What the SASL module logs in with. Secret files are named, not read: `SaslAuthenticator`
-    /// reads them (through `SecretFileCache`) at each login, so a rotated password or token is
-    /// used by the next login.
-    var credentials: SASLCredentials {
-        let password: SecretSource? = switch self.password {
-        case .inline(let value)?: .inline(Secret(value))
-        case .file(let path)?: .file(path: path)
-        case nil: nil
-        }
-        return SASLCredentials(mechanism: SASLMechanism(rawValue: mechanism.rawValue) ?? .plain,
-                               username: username, password: password, principal: principal,
-                               keytabFile: keytabFile, serviceName: serviceName, tokenFile: tokenFile)
-    }
-}
-
 /// Process-wide SASL preparation, once at startup (before the loops run): config advisories,
 /// libsasl2's client library, and the Kerberos client keytab for GSSAPI.
 public enum SASLStartup {
@@ -32,7 +16,7 @@ public enum SASLStartup {
                 try CyrusSASL.initializeClient()
                 let available = Set(CyrusSASL.availableClientMechanisms())
                 for cluster in clusters {
-                    guard let sasl = cluster.sasl, let m = SASLMechanism(rawValue: sasl.mechanism.rawValue), m.usesCyrus,
+                    guard let m = cluster.sasl?.mechanism, m.usesCyrus,
                           !available.contains(m.rawValue) else { continue }
                     let pkg = m.cyrusPluginPackage.map { " (install \($0))" } ?? ""
                     logger.error("cluster \(cluster.name): libsasl2 has no client plugin for \(m.rawValue)\(pkg); logins will fail")

@@ -34,7 +34,7 @@ final class TLSMaterials: Sendable {
     func apply(_ config: ProxyConfig) throws(LoadError) {
         var listenerStore: TLSMaterialStore?
         if let tls = config.listener.tls {
-            let configuration = Self.serverConfiguration(tls)
+            let configuration = TLSConfiguration.server(tls)
             if let existing = state.withLock({ $0.listener }), existing.configuration == configuration {
                 listenerStore = existing
             } else {
@@ -53,7 +53,7 @@ final class TLSMaterials: Sendable {
             if tls.insecureSkipVerify {
                 logger.warning("clusters.\(cluster.name).tls.insecureSkipVerify is true: broker certificates and hostnames are NOT verified; anyone on the network path can impersonate cluster \(cluster.name). Use only for testing.")
             }
-            let configuration = Self.clientConfiguration(tls)
+            let configuration = TLSConfiguration.client(tls)
             if let store = existing[cluster.name], store.configuration == configuration {
                 clusterStores[cluster.name] = store
                 continue
@@ -87,7 +87,7 @@ final class TLSMaterials: Sendable {
     /// A client engine for dialling `host` of `cluster`; nil when the cluster is plain TCP.
     func clientEngine(cluster: ProxyConfig.Cluster, host: String) throws(TLSError) -> TLSEngine? {
         guard let tls = cluster.enabledTLS else { return nil }
-        let configuration = Self.clientConfiguration(tls)
+        let configuration = TLSConfiguration.client(tls)
         var store = state.withLock { $0.clusters[cluster.name] }
         if store == nil || store?.configuration != configuration {
             // Material that failed at load (or a cluster added since): try again now.
@@ -134,24 +134,6 @@ final class TLSMaterials: Sendable {
             logger.info("\(what) material changed, new connections use it: \(context.summary)")
         case .failed(let error):
             logger.error("\(key): the changed files are unusable, keeping the previous material: \(error.message)")
-        }
-    }
-
-    static func clientConfiguration(_ tls: ProxyConfig.ClusterTLS) -> TLSConfiguration {
-        .client(TLSClientConfiguration(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile,
-                                       keyPasswordFile: tls.keyPasswordFile, serverName: tls.serverName,
-                                       insecureSkipVerify: tls.insecureSkipVerify, minVersion: version(tls.minVersion)))
-    }
-
-    static func serverConfiguration(_ tls: ProxyConfig.ListenerTLS) -> TLSConfiguration {
-        .server(TLSServerConfiguration(certFile: tls.certFile, keyFile: tls.keyFile, keyPasswordFile: tls.keyPasswordFile,
-                                       clientCAFile: tls.clientCAFile, minVersion: version(tls.minVersion)))
-    }
-
-    private static func version(_ version: ProxyConfig.TLSVersion) -> TLSVersion {
-        switch version {
-        case .v1_2: .v1_2
-        case .v1_3: .v1_3
         }
     }
 }
