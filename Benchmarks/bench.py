@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -162,7 +163,7 @@ class Stack:
         self.a = a
         self.work = work
         self.procs = []
-        base = free_port_block(40)
+        base = free_port_block(41)
         self.broker_port = base            # direct and proxy upstream; advertises itself
         self.broker_behind_haproxy = base + 1  # advertises the HAProxy frontend
         self.haproxy_port = base + 2
@@ -178,6 +179,10 @@ class Stack:
         # --topic-prefix: the proxy's cluster maps topic names; a synthetic broker of its own answers
         # the prefixed topic (direct and HAProxy keep the plain one).
         self.proxy_upstream_port = base + 7 if a.topic_prefix and a.broker == "synthetic" else base
+        # --clusters 2: the proxy's config names a second cluster, `dr`, on a broker of its own (it is
+        # probed like the first, and its Metadata gives the proxy a second set of brokers), so every
+        # proxy connection takes the several-clusters path; the first cluster stays the active one.
+        self.dr_port = base + 40 if a.clusters == 2 else None
         self.broker_pids = []
         self.haproxy = None
         self.proxy = None
@@ -201,10 +206,18 @@ class Stack:
                                                    "--topic", a.topic_prefix + a.topic])
                 wait_port(self.proxy_upstream_port, proc=b)
                 self.broker_pids.append(b.pid)
+            if self.dr_port:
+                b = self.spawn("broker-dr", [a.broker_bin, "--listen", f"127.0.0.1:{self.dr_port}",
+                                             "--topic", (a.topic_prefix or "") + a.topic])
+                wait_port(self.dr_port, proc=b)
+                self.broker_pids.append(b.pid)
         else:
             tansu = a.tansu_bin
-            for name, port, adv in (("tansu-direct", self.broker_port, self.broker_port),
-                                    ("tansu-haproxy", self.broker_behind_haproxy, self.haproxy_port)):
+            brokers = [("tansu-direct", self.broker_port, self.broker_port),
+                       ("tansu-haproxy", self.broker_behind_haproxy, self.haproxy_port)]
+            if self.dr_port:
+                brokers.append(("tansu-dr", self.dr_port, self.dr_port))
+            for name, port, adv in brokers:
                 p = self.spawn(name, [tansu, "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
                                       "--advertised-listener-url", f"tcp://127.0.0.1:{adv}",
                                       "--storage-engine", "memory://tansu/", "--cluster-id", "bench"])
@@ -214,6 +227,8 @@ class Stack:
                 create_topic(port, a.topic)
             if a.topic_prefix:
                 create_topic(self.broker_port, a.topic_prefix + a.topic)
+            if self.dr_port:
+                create_topic(self.dr_port, (a.topic_prefix or "") + a.topic)
 
         cfg = os.path.join(self.work, "haproxy.cfg")
         splice = "    option splice-auto\n" if haproxy_has_splice() else ""
@@ -245,6 +260,9 @@ backend broker
     def start_proxy(self, name, port, admin, brokers, env=None, prefix=(), extra_yaml="", start_timeout=20.0,
                     binary=None):
         cfg = os.path.join(self.work, name + ".yaml")
+        prefix_yaml = f'    topicPrefix: "{self.a.topic_prefix}"' + chr(10) if self.a.topic_prefix else ""
+        dr_yaml = (f'  dr:{chr(10)}    bootstrapServers: ["127.0.0.1:{self.dr_port}"]{chr(10)}{prefix_yaml}'
+                   if self.dr_port else "")
         with open(cfg, "w") as f:
             f.write(f"""listener:
   host: 127.0.0.1
@@ -256,7 +274,8 @@ admin:
 clusters:
   bench:
     bootstrapServers: ["127.0.0.1:{self.proxy_upstream_port}"]
-{f'    topicPrefix: "{self.a.topic_prefix}"' + chr(10) if self.a.topic_prefix else ""}limits:
+{prefix_yaml}{dr_yaml}activeCluster: bench
+limits:
   maxConnections: 30000
   idleTimeoutSeconds: 3600
 logging:
@@ -331,6 +350,34 @@ def loadgen(a, port, args, seconds, label):
     r["loadgen_cpu_s"] = round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 3)
     r["wall_s"] = round(time.time() - t0, 3)
     return r
+
+
+def cluster_status(st):
+    """The proxy's clusters as /status shows them: name, active, healthy, newest probe."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{st.proxy_admin}/status", timeout=5) as resp:
+        doc = json.load(resp)
+    return {"activeCluster": doc.get("activeCluster"),
+            "clusters": [{"name": c.get("name"), "active": c.get("active"), "healthy": c.get("healthy"),
+                          "probe": (c.get("probe") or {}).get("detail")} for c in doc.get("clusters", [])]}
+
+
+def check_clusters(a, st, wait=15.0):
+    """With --clusters 2 the figures mean something only if both clusters are configured, both probes
+    succeed (a failing probe would be logged and retried, costing CPU inside the measurement) and the
+    first is the active one: checked before the workloads and again after them."""
+    deadline = time.time() + wait
+    while True:
+        status = cluster_status(st)
+        names = [c["name"] for c in status["clusters"]]
+        ok = (len(names) == a.clusters and status["activeCluster"] == names[0]
+              and all(c["healthy"] is True for c in status["clusters"]))
+        if ok or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    if not ok:
+        raise RuntimeError(f"proxy clusters not as configured (want {a.clusters}, all healthy, the first active): "
+                           f"{json.dumps(status)}; its log: {os.path.join(st.work, 'proxy.log')}")
+    return status
 
 
 def check_alive(st):
@@ -851,6 +898,8 @@ def main():
     ap.add_argument("--topic", default="bench")
     ap.add_argument("--topic-prefix", default=None,
                     help="give the proxy's cluster this topicPrefix (the cost of mapping topic names)")
+    ap.add_argument("--clusters", type=int, choices=[1, 2], default=1,
+                    help="clusters in the proxy's config; 2 adds `dr` on a broker of its own (the several-clusters path)")
     ap.add_argument("--only", default="", help="comma-separated workload names (prefix match)")
     ap.add_argument("--paths", default=",".join(PATHS))
     ap.add_argument("--idle-connections", type=int, default=10000)
@@ -901,6 +950,8 @@ def main():
         st.start()
         print(f"# broker={a.broker} ports: broker {st.broker_port}, haproxy {st.haproxy_port}, proxy {st.proxy_port}; "
               f"logs in {work}", flush=True)
+        cluster_checks = [check_clusters(a, st)]
+        print(f"# proxy clusters: {json.dumps(cluster_checks[0])}", flush=True)
         for wl in workloads(a):
             if only and not any(wl[0].startswith(o) for o in only):
                 continue
@@ -936,6 +987,14 @@ def main():
                 results.append(r)
                 print(f"{r['workload']:>20} {path:>8}: {r['connections_open']} open, relay RSS {fmt(r.get('rss_mb'))} MB, "
                       f"{fmt(r.get('kb_per_connection'))} KB/connection", flush=True)
+        cluster_checks.append(check_clusters(a, st, wait=0))
+        print(f"# proxy clusters after the runs: {json.dumps(cluster_checks[-1])}", flush=True)
+        with open(os.path.join(work, "proxy.log"), errors="replace") as f:
+            # Probe failures, refused or closed connections: anything above info would mean the
+            # figures include work that is not the relay's.
+            log_warnings = [line.rstrip() for line in f if re.search(r" (notice|warning|error|critical) ", line)]
+        print(f"# proxy log: {len(log_warnings)} lines above info" + "".join("\n#   " + w for w in log_warnings[:5]),
+              flush=True)
     finally:
         st.stop()
 
@@ -952,9 +1011,10 @@ def main():
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     out = a.out or os.path.join(HERE, "results", f"{stamp}-{a.broker}{'-prefix' if a.topic_prefix else ''}"
+                                                 f"{'-clusters2' if a.clusters == 2 else ''}"
                                                  f"{'-quick' if a.quick else ''}.json")
     doc = {"started": started.isoformat(), "machine": machine(), "broker": a.broker, "quick": a.quick,
-           "settings": {k: v for k, v in vars(a).items()}, "results": results, "targets": tg, "table": lines}
+           "settings": {k: v for k, v in vars(a).items()}, "proxy_clusters": cluster_checks, "proxy_log_warnings": log_warnings, "results": results, "targets": tg, "table": lines}
     with open(out, "w") as f:
         json.dump(doc, f, indent=1)
     csv = os.path.splitext(out)[0] + ".csv"
