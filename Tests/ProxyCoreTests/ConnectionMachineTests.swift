@@ -326,6 +326,33 @@ final class ConnectionMachineTests: XCTestCase {
         XCTAssertTrue(d.lastRaw.allSatisfy { if case .sendToClient(.owned) = $0 { return false } else { return true } })
     }
 
+    func testAFramingConnectionWritesTheFramesOfOneReadAtOnce() {
+        // Several clusters: every request is framed (to clear Fetch epochs); the frames still go out as one write.
+        var d = MachineDriver(clearsLeaderEpochs: true)
+        d.relaying()
+        let requests = Frames.produce(1) + Frames.produce(2) + Frames.produce(3)
+        XCTAssertEqual(d.client(requests).toBroker, requests)
+        let sends = d.lastRaw.compactMap { if case .sendToBroker(let bytes) = $0 { bytes } else { nil } }
+        XCTAssertEqual(sends.count, 1, "one borrowed range for the three frames")
+        guard case .borrowed? = sends.first else { return XCTFail("copied: \(sends)") }
+        XCTAssertEqual(d.lastRaw.filter { if case .requestSeen = $0 { true } else { false } }.count, 3)
+
+        // A frame completed from an earlier read is a copy of its own; the whole frames after it join.
+        let split = Frames.produce(4)
+        _ = d.client(Array(split[..<10]))
+        let rest = Array(split[10...]) + Frames.produce(5) + Frames.produce(6)
+        XCTAssertEqual(d.client(rest).toBroker, split + Frames.produce(5) + Frames.produce(6))
+        let kinds = d.lastRaw.compactMap { action -> String? in
+            switch action {
+            case .sendToBroker(.borrowed): "borrowed"
+            case .sendToBroker(.owned): "owned"
+            case .sendToBroker(.prefix): "prefix"
+            default: nil
+            }
+        }
+        XCTAssertEqual(kinds, ["owned", "borrowed"])
+    }
+
     func testAnUnexpectedResponseClosesWithItsReason() {
         var d = MachineDriver()
         d.relaying()

@@ -134,6 +134,41 @@ struct ActionQueue {
         append(toBroker ? .sendToBroker(.owned(bytes)) : .sendToClient(.owned(bytes)))
     }
 
+    /// Pass-through bytes for one side: when they continue, in memory, the last borrowed send to that
+    /// side still queued (only request/response notes after it), that send grows to cover them. The
+    /// frames a framing connection forwards from one read then go out in one write, as streamed bytes do.
+    mutating func appendJoiningBorrowed(_ bytes: UnsafeRawBufferPointer, toBroker: Bool) {
+        var index = tail - 1
+        while index >= head {
+            switch slots[index] {
+            case .requestSeen?, .responseSeen?:
+                index -= 1
+                continue
+            case .sendToBroker(.borrowed(let last))? where toBroker:
+                if let joined = Self.joined(last, bytes) {
+                    slots[index] = .sendToBroker(.borrowed(joined))
+                    return
+                }
+            case .sendToClient(.borrowed(let last))? where !toBroker:
+                if let joined = Self.joined(last, bytes) {
+                    slots[index] = .sendToClient(.borrowed(joined))
+                    return
+                }
+            default:
+                break
+            }
+            break
+        }
+        append(toBroker ? .sendToBroker(.borrowed(bytes)) : .sendToClient(.borrowed(bytes)))
+    }
+
+    private static func joined(_ first: UnsafeRawBufferPointer, _ next: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard let start = first.baseAddress, let nextStart = next.baseAddress, start + first.count == nextStart else {
+            return nil
+        }
+        return UnsafeRawBufferPointer(start: start, count: first.count + next.count)
+    }
+
     mutating func removeAll() {
         for i in head..<tail { slots[i] = nil }
         head = 0

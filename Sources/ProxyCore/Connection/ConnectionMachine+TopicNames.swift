@@ -51,7 +51,7 @@ extension ConnectionMachine {
             return false
         }
         guard let mapped else {
-            actions.append(.sendToBroker(outgoing(frame, from: chunk)))
+            sendFrameToBroker(frame, from: chunk)
             return true
         }
         let borrows = Self.lies(frame, in: chunk)
