@@ -35,6 +35,14 @@ public struct SASLCredentials: Sendable, Equatable, CustomStringConvertible {
         self.inlinePasswordLine = inlinePasswordLine
     }
 
+    /// Where the password stood in the file is not a setting: a reload that only moved it (a comment
+    /// added above) changes nothing, so it must not reconnect the cluster's clients.
+    public static func == (a: SASLCredentials, b: SASLCredentials) -> Bool {
+        a.mechanism == b.mechanism && a.username == b.username && a.password == b.password
+            && a.principal == b.principal && a.keytabFile == b.keytabFile && a.serviceName == b.serviceName
+            && a.tokenFile == b.tokenFile
+    }
+
     public var description: String {
         var parts = ["mechanism=\(mechanism.rawValue)"]
         if let username { parts.append("username=\(username)") }

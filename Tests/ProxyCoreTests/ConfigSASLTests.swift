@@ -50,6 +50,16 @@ final class ConfigSASLTests: XCTestCase {
         }
     }
 
+    func testAPasswordThatOnlyMovedIsNoChange() throws {
+        let sasl = "mechanism: PLAIN\nusername: app\npassword: hunter2"
+        let before = try XCTUnwrap(parseConfig(yaml(sasl)))
+        let moved = try XCTUnwrap(parseConfig("# a comment above moves every line\n" + yaml(sasl)))
+        XCTAssertNotEqual(moved.clusters[0].sasl?.inlinePasswordLine, before.clusters[0].sasl?.inlinePasswordLine)
+        XCTAssertEqual(moved, before, "a reload of this file must not reconnect anyone")
+        let changed = try XCTUnwrap(parseConfig(yaml("mechanism: PLAIN\nusername: app\npassword: hunter3")))
+        XCTAssertNotEqual(changed, before)
+    }
+
     func testGssapiAndOauthBearer() throws {
         let g = try XCTUnwrap(parseConfig(yaml("""
             mechanism: GSSAPI
