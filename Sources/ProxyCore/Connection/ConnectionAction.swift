@@ -110,26 +110,16 @@ struct ActionQueue {
     /// only request/response notes stand after it: re-framed requests and mapped responses of one
     /// read then go out in one write, as pass-through bytes do.
     mutating func appendJoiningOwned(_ bytes: [UInt8], toBroker: Bool) {
-        var index = tail - 1
-        while index >= head {
+        if let index = lastSend(toBroker: toBroker) {
             switch slots[index] {
-            case .requestSeen?, .responseSeen?:
-                index -= 1
-                continue
-            case .sendToBroker(.owned(var joined))? where toBroker:
+            case .sendToBroker(.owned(var joined))?, .sendToClient(.owned(var joined))?:
                 slots[index] = nil     // drop the queue's reference: `joined` grows in place
                 joined.append(contentsOf: bytes)
-                slots[index] = .sendToBroker(.owned(joined))
-                return
-            case .sendToClient(.owned(var joined))? where !toBroker:
-                slots[index] = nil
-                joined.append(contentsOf: bytes)
-                slots[index] = .sendToClient(.owned(joined))
+                slots[index] = toBroker ? .sendToBroker(.owned(joined)) : .sendToClient(.owned(joined))
                 return
             default:
                 break
             }
-            break
         }
         append(toBroker ? .sendToBroker(.owned(bytes)) : .sendToClient(.owned(bytes)))
     }
@@ -138,28 +128,34 @@ struct ActionQueue {
     /// side still queued (only request/response notes after it), that send grows to cover them. The
     /// frames a framing connection forwards from one read then go out in one write, as streamed bytes do.
     mutating func appendJoiningBorrowed(_ bytes: UnsafeRawBufferPointer, toBroker: Bool) {
-        var index = tail - 1
-        while index >= head {
+        if let index = lastSend(toBroker: toBroker) {
             switch slots[index] {
-            case .requestSeen?, .responseSeen?:
-                index -= 1
-                continue
-            case .sendToBroker(.borrowed(let last))? where toBroker:
+            case .sendToBroker(.borrowed(let last))?, .sendToClient(.borrowed(let last))?:
                 if let joined = Self.joined(last, bytes) {
-                    slots[index] = .sendToBroker(.borrowed(joined))
-                    return
-                }
-            case .sendToClient(.borrowed(let last))? where !toBroker:
-                if let joined = Self.joined(last, bytes) {
-                    slots[index] = .sendToClient(.borrowed(joined))
+                    slots[index] = toBroker ? .sendToBroker(.borrowed(joined)) : .sendToClient(.borrowed(joined))
                     return
                 }
             default:
                 break
             }
-            break
         }
         append(toBroker ? .sendToBroker(.borrowed(bytes)) : .sendToClient(.borrowed(bytes)))
+    }
+
+    /// The slot of the last queued send to that side, when only request/response notes stand after it.
+    private func lastSend(toBroker: Bool) -> Int? {
+        var index = tail - 1
+        while index >= head {
+            switch slots[index] {
+            case .requestSeen?, .responseSeen?:
+                index -= 1
+            case .sendToBroker? where toBroker, .sendToClient? where !toBroker:
+                return index
+            default:
+                return nil
+            }
+        }
+        return nil
     }
 
     private static func joined(_ first: UnsafeRawBufferPointer, _ next: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
