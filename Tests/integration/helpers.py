@@ -17,6 +17,23 @@ FAST = {
 }
 
 
+def poll_until(consumer, stop, on_value, errors):
+    """Polls a confluent-kafka consumer until the event `stop` is set, then closes it: each record's
+    value to on_value, each client error but end-of-partition to errors as (time, text)."""
+    try:
+        while not stop.is_set():
+            m = consumer.poll(0.2)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() != KafkaError._PARTITION_EOF:
+                    errors.append((time.time(), str(m.error())))
+                continue
+            on_value(m.value())
+    finally:
+        consumer.close()
+
+
 def unique(prefix="t"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
 

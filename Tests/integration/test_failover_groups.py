@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from failover_support import (DRAIN_SECONDS, ClusterTail, ConfluentProduceLoop, cluster_pair,  # noqa: F401
                               failover_proxy, failover_report, metric, mock_dr, mock_primary, needs_proxy,
                               phase_wait, seq_of, tansu_dr, tansu_primary, wait_settled, wait_until)
-from helpers import unique
+from helpers import poll_until, unique
 
 pytestmark = needs_proxy
 
@@ -171,18 +171,7 @@ class ConfluentReader(GroupReader):
         self.c.subscribe([topic])
 
     def _run(self):
-        try:
-            while not self._stop.is_set():
-                m = self.c.poll(0.2)
-                if m is None:
-                    continue
-                if m.error():
-                    if m.error().code() != KafkaError._PARTITION_EOF:
-                        self.errors.append((time.time(), str(m.error())))
-                    continue
-                self._record(m.value())
-        finally:
-            self.c.close()
+        poll_until(self.c, self._stop, self._record, self.errors)
 
 
 class AiokafkaReader(GroupReader):

@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 import conftest
 from failover_support import FailoverProxy, FailoverProxyFactory, ProduceLoop, value_of
-from helpers import FAST, unique
+from helpers import FAST, poll_until, unique
 
 PREFIX = "primary."
 
@@ -256,18 +256,7 @@ class GroupReader:
                       "enable.auto.commit": True, "auto.commit.interval.ms": 500, "session.timeout.ms": 6000,
                       "heartbeat.interval.ms": 1000, "fetch.wait.max.ms": 100, **FAST})
         c.subscribe([self.topic])
-        try:
-            while not self._stop.is_set():
-                m = c.poll(0.2)
-                if m is None:
-                    continue
-                if m.error():
-                    if m.error().code() != KafkaError._PARTITION_EOF:
-                        self.errors.append((time.time(), str(m.error())))
-                    continue
-                self._got(m.value())
-        finally:
-            c.close()
+        poll_until(c, self._stop, self._got, self.errors)
 
     def _kafka_python(self):
         from kafka import KafkaConsumer
